@@ -1,0 +1,16 @@
+// arttrack._core: thin pybind11 bindings over the pure C++ core in cpp/src.
+// One bind_*.cpp per area registers its functions; this file only assembles the module.
+#include <pybind11/pybind11.h>
+
+#include "arttrack/version.hpp"
+
+namespace py = pybind11;
+
+namespace arttrack::bindings {
+// Each area adds its declaration here and its call below.
+}  // namespace arttrack::bindings
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "arttrack C++ core: peaks, pairwise terms, partitioning, tracking";
+  m.attr("__version__") = arttrack::core_version();
+}
