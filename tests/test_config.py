@@ -1,0 +1,66 @@
+from pathlib import Path
+
+import pytest
+
+from arttrack.config import Config, ConfigError, load_config, save_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_configs_load(path):
+    cfg = load_config(path)
+    assert cfg.max_steps == cfg.multi_step[-1][1]
+
+
+def test_overrides_are_parsed_as_yaml():
+    cfg = load_config(None, ["depths=[1, 2, 1, 1]", "mirror=false", "weight_decay=0", "net_type=resnet50"])
+    assert cfg.depths == (1, 2, 1, 1)
+    assert cfg.mirror is False
+    assert cfg.weight_decay == 0.0 and isinstance(cfg.weight_decay, float)
+    assert cfg.net_type == "resnet50"
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("mirorr=true", "did you mean 'mirror'"),
+        ("batch_size=1.5", "batch_size: expected an integer"),
+        ("mirror=1", "mirror: expected true or false"),
+        ("mode=eager", "mode: 'eager' is not one of"),
+        ("multi_step=[[0.1, 10], [0.1, 5]]", "increasing steps"),
+        ("synthetic_image_size=[1, 2, 3]", "list of 2 items"),
+        ("noequals", "expected key=value"),
+    ],
+)
+def test_bad_values_name_the_key(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
+
+
+def test_unknown_key_in_file(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("net_type: resnet50\nlearning_rate: 0.1\n")
+    with pytest.raises(ConfigError, match="unknown key.*learning_rate"):
+        load_config(path)
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+    scalar = tmp_path / "scalar.yaml"
+    scalar.write_text("42\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(scalar)
+
+
+def test_save_round_trip(tmp_path):
+    cfg = load_config(None, ["depths=[1,1,1,1]", "multi_step=[[0.1, 5], [0.01, 9]]"])
+    save_config(cfg, tmp_path / "c.yaml")
+    assert load_config(tmp_path / "c.yaml") == cfg
+    assert not list(tmp_path.glob("*.tmp"))
+    assert Config().replace(batch_size=4).batch_size == 4
