@@ -1,0 +1,140 @@
+"""``python -m arttrack.eval pckh|coco|posetrack``: evaluation from the command line.
+
+Each subcommand prints a table and, with ``--json-out FILE``, writes the numbers as
+JSON. Bad input gives one line on stderr and exit status 1 (``--debug`` shows the
+traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Sequence
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json-out", metavar="FILE", help="also write the results as JSON to FILE")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m arttrack.eval",
+        description="Pose estimation and tracking evaluation: MPII PCKh, COCO keypoint AP, "
+                    "PoseTrack AP/MOTA.")
+    sub = parser.add_subparsers(dest="command", metavar="{pckh,coco,posetrack}", required=True)
+
+    p = sub.add_parser(
+        "pckh", help="MPII head-normalised PCKh (and bbox PCK for comparison)",
+        description="MPII PCKh@thr (error <= thr * 0.6 * head box diagonal, visible joints only), "
+                    "its AUC over thresholds 0:0.01:0.5, and the model-zoo bounding-box PCK "
+                    "(error <= bbox-thr * max(w, h) of the GT joints' box), labelled as such.")
+    p.add_argument("--gt", required=True,
+                   help="ground truth: the official mpii_human_pose_v1_u12_1.mat, or JSON records "
+                        "{image, joints (14|16, 2), joints_vis, headbox [x1,y1,x2,y2], person?}")
+    p.add_argument("--pred", required=True,
+                   help="predictions: JSON records {image, joints (J, 2|3), person?} in ground-truth "
+                        "order (or keyed by image+person), or a .mat with an (N, J, 2|3) array")
+    p.add_argument("--pred-key", help="the .mat key holding predictions (default: 'joints' or the only "
+                                      "(N, J, 2|3) array)")
+    p.add_argument("--split", choices=("all", "train", "test"), default="all",
+                   help=".mat only: img_train == 1 (train), == 0 (test) or all (default)")
+    p.add_argument("--images", metavar="FILE",
+                   help="keep only these image names (text, one a line, or a JSON list), e.g. a "
+                        "validation list")
+    p.add_argument("--visible-only", action="store_true",
+                   help=".mat only: evaluate only joints with is_visible == 1 (default: every "
+                        "annotated joint, as MPII's evaluation does)")
+    p.add_argument("--thr", type=float, default=0.5, help="PCKh threshold (default 0.5)")
+    p.add_argument("--bbox-thr", type=float, default=0.2,
+                   help="bounding-box PCK threshold (default 0.2)")
+    _add_common(p)
+
+    p = sub.add_parser(
+        "coco", help="COCO keypoint AP/AR (pycocotools)",
+        description="COCO keypoint AP/AR through pycocotools COCOeval (iouType keypoints). "
+                    "The table prints percent; --json-out writes pycocotools' fractions (0..1, "
+                    "-1 where an area range has no ground truth).")
+    p.add_argument("--gt", required=True, help="COCO person_keypoints_*.json")
+    p.add_argument("--pred", required=True,
+                   help="results JSON: [{image_id, category_id: 1, keypoints [x,y,v]*17, score}]")
+    _add_common(p)
+
+    p = sub.add_parser(
+        "posetrack", help="PoseTrack per-joint AP and MOTA/MOTP/precision/recall/ID switches",
+        description="PoseTrack 2018 evaluation: per-joint AP with PCKh matching (0.5 of 0.6 * head "
+                    "box diagonal) and per-joint tracking metrics via motmetrics. Ears excluded.")
+    p.add_argument("--gt", required=True,
+                   help="PoseTrack 2018 ground-truth JSON, or a directory of per-video files")
+    p.add_argument("--pred", required=True,
+                   help="predictions: PoseTrack 2018 JSON (per-keypoint scores) or arttrack per-video "
+                        "JSON ({meta, frames}); a file or a directory of files")
+    p.add_argument("--thr", type=float, default=0.5, help="PCKh matching threshold (default 0.5)")
+    p.add_argument("--no-ignore-regions", action="store_true",
+                   help="keep predicted joints inside the ground truth's ignore regions")
+    _add_common(p)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> None:
+    from arttrack.eval._io import write_json
+
+    if args.command == "pckh":
+        from arttrack.eval import pckh
+
+        res, bres, n = pckh.evaluate_files(
+            args.gt, args.pred, split=args.split, image_list=args.images,
+            visible_only=args.visible_only, pred_key=args.pred_key, thr=args.thr,
+            bbox_thr=args.bbox_thr)
+        print(f"MPII PCKh@{args.thr:g} (head-normalised, {n} people)")
+        print(pckh.format_result(res, "PCKh"))
+        print()
+        print(f"Bounding-box PCK@{args.bbox_thr:g} (model-zoo style, normalised by max(w, h) of "
+              "the GT joints' box; NOT PCKh)")
+        print(pckh.format_result(bres, "bbox PCK"))
+        if args.json_out:
+            d = res.to_dict()
+            d["threshold"] = args.thr
+            d["num_people"] = n
+            d["bbox_pck"] = {**bres.to_dict(), "threshold": args.bbox_thr}
+            d["bbox_pck"].pop("auc", None)
+            write_json(args.json_out, d)
+    elif args.command == "coco":
+        from arttrack.eval import coco
+
+        stats = coco.evaluate_coco(args.gt, args.pred)
+        print(coco.format_result(stats))
+        if args.json_out:
+            write_json(args.json_out, stats)
+    elif args.command == "posetrack":
+        from arttrack.eval import posetrack
+
+        res = posetrack.evaluate_posetrack(args.gt, args.pred, thr=args.thr,
+                                           use_ignore_regions=not args.no_ignore_regions)
+        print(posetrack.format_result(res))
+        if args.json_out:
+            write_json(args.json_out, res.to_dict())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        _run(args)
+    except KeyboardInterrupt:
+        print("arttrack.eval: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one readable line, not a traceback
+        if args.debug:
+            raise
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"arttrack.eval {args.command}: error: {msg}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
