@@ -1,0 +1,1 @@
+"""Datasets: readers of the public pose datasets and a procedural synthetic generator."""

@@ -1,0 +1,240 @@
+"""Pairwise statistics (and, later, the spatial / temporal pairwise models).
+
+Pairwise statistics: for every ordered joint pair (j, k), j != k, the mean and standard
+deviation of the offset ``joint_k - joint_j`` (x, y, in pixels) over all people with both
+joints labeled, measured at training scale (each sample's joints multiplied by
+``base_scale * global_scale``; the jitter averages to 1). The codec normalises the
+pairwise targets with them (:class:`arttrack.data.codec.PoseCodec`); rows are in channel
+order ``c = arttrack.joints.pair_channel(j, k, J)``.
+
+File format (``.npz``, written by :func:`save_pairwise_stats`)::
+
+    format        str   "arttrack.pairwise_stats/1"
+    joint_set     str   e.g. "coco17"
+    joint_names   (J,)  str
+    pairs         (C, 2) int64  (j, k) of every row, C = J*(J-1)
+    mean, std     (C, 2) float64  x, y
+    count         (C,)  int64  number of labeled pairs per row
+    global_scale  float
+
+CLI (argparse subcommands; ``fit`` for the spatial / temporal models goes beside ``stats``)::
+
+    python -m arttrack.pairwise stats --dataset coco --ann person_keypoints_train2017.json \
+        --out stats.npz [--global-scale 1.0]
+    python -m arttrack.pairwise stats --dataset mpii --ann mpii_human_pose_v1_u12_1.mat \
+        --out stats.npz
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional, Sequence, Union
+
+import numpy as np
+
+from arttrack.joints import JointSet, get_joint_set, pair_channel
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "arttrack.pairwise_stats/1"
+MIN_STD = 1.0  # px; floor for degenerate pairs so normalisation never divides by ~0
+
+__all__ = ["PairwiseStats", "compute_pairwise_stats", "save_pairwise_stats",
+           "load_pairwise_stats", "stats_from_records", "main"]
+
+
+@dataclass(frozen=True, eq=False)
+class PairwiseStats:
+    """Per ordered pair mean / std of the offset joint_k - joint_j, rows in channel order."""
+
+    joint_set: str
+    joint_names: tuple[str, ...]
+    mean: np.ndarray  # (C, 2)
+    std: np.ndarray  # (C, 2)
+    count: np.ndarray  # (C,)
+    global_scale: float = 1.0
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.joint_names)
+
+    @property
+    def pairs(self) -> np.ndarray:
+        J = self.num_joints
+        out = np.zeros((J * (J - 1), 2), np.int64)
+        for j in range(J):
+            for k in range(J):
+                if j != k:
+                    out[pair_channel(j, k, J)] = (j, k)
+        return out
+
+    def row(self, j: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        c = pair_channel(j, k, self.num_joints)
+        return self.mean[c], self.std[c]
+
+
+def compute_pairwise_stats(people: Iterable[np.ndarray], joint_set: JointSet, *,
+                           scales: Optional[Iterable[float]] = None,
+                           global_scale: float = 1.0) -> PairwiseStats:
+    """Statistics over an iterable of (P, J, 3) joint arrays (one per sample).
+
+    ``scales`` (optional, one per sample) are the dataset's ``base_scale`` factors; every
+    offset is multiplied by ``base_scale * global_scale``.
+    """
+    J = joint_set.num_joints
+    C = J * (J - 1)
+    s1 = np.zeros((C, 2))
+    s2 = np.zeros((C, 2))
+    cnt = np.zeros(C, np.int64)
+    jj, kk = np.nonzero(~np.eye(J, dtype=bool))
+    chan = np.array([pair_channel(j, k, J) for j, k in zip(jj, kk)])
+    scale_iter = iter(scales) if scales is not None else None
+    n_samples = 0
+    for joints in people:
+        n_samples += 1
+        f = global_scale * (float(next(scale_iter)) if scale_iter is not None else 1.0)
+        joints = np.asarray(joints, np.float64).reshape(-1, J, 3)
+        for person in joints:
+            lab = person[:, 2] > 0
+            ok = lab[jj] & lab[kk]
+            if not ok.any():
+                continue
+            off = (person[kk[ok], :2] - person[jj[ok], :2]) * f
+            c = chan[ok]
+            np.add.at(s1, c, off)
+            np.add.at(s2, c, off * off)
+            np.add.at(cnt, c, 1)
+    if n_samples == 0 or cnt.sum() == 0:
+        raise ValueError("no labeled joint pairs: the dataset is empty or has no person with "
+                         "two labeled joints")
+    n = np.maximum(cnt, 1)[:, None]
+    mean = s1 / n
+    var = np.maximum(s2 / n - mean * mean, 0.0)
+    std = np.sqrt(var)
+    few = cnt < 2
+    if few.any():
+        logger.warning("%d of %d ordered pairs have fewer than 2 samples; std set to %.1f px",
+                       int(few.sum()), C, MIN_STD)
+    std = np.where(few[:, None], MIN_STD, np.maximum(std, MIN_STD))
+    return PairwiseStats(joint_set=joint_set.name, joint_names=tuple(joint_set.names),
+                         mean=mean, std=std, count=cnt, global_scale=float(global_scale))
+
+
+def stats_from_records(records: Sequence, joint_set: JointSet, *,
+                       global_scale: float = 1.0) -> PairwiseStats:
+    """Statistics over :class:`arttrack.data.records.PoseRecord` objects (uses base_scale)."""
+    from tqdm import tqdm
+
+    recs = list(records)
+    it = tqdm(recs, desc="pairwise stats", disable=not sys.stderr.isatty(), leave=False)
+    return compute_pairwise_stats((r.joints for r in it), joint_set,
+                                  scales=(r.base_scale for r in recs),
+                                  global_scale=global_scale)
+
+
+def save_pairwise_stats(stats: PairwiseStats, path: Union[str, os.PathLike]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:  # keep the exact name (np.savez would append .npz)
+        np.savez(fh, format=np.array(FORMAT), joint_set=np.array(stats.joint_set),
+                 joint_names=np.array(stats.joint_names), pairs=stats.pairs,
+                 mean=np.asarray(stats.mean, np.float64), std=np.asarray(stats.std, np.float64),
+                 count=np.asarray(stats.count, np.int64),
+                 global_scale=np.array(stats.global_scale))
+
+
+def load_pairwise_stats(path: Union[str, os.PathLike],
+                        joint_set: Optional[JointSet] = None) -> PairwiseStats:
+    """Load a stats file; ValueError when it is missing, malformed or for another joint set."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"pairwise stats file {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except Exception as exc:
+        raise ValueError(f"{path}: cannot be read as an .npz file ({exc})") from exc
+    if str(data.get("format", "")) != FORMAT:
+        raise ValueError(f"{path}: not an arttrack pairwise stats file (format "
+                         f"{data.get('format')!r}, expected {FORMAT!r})")
+    names = tuple(str(n) for n in data["joint_names"])
+    J = len(names)
+    mean, std, count = data["mean"], data["std"], data["count"]
+    if mean.shape != (J * (J - 1), 2) or std.shape != mean.shape or count.shape != (J * (J - 1),):
+        raise ValueError(f"{path}: arrays do not match {J} joints")
+    if joint_set is not None and names != tuple(joint_set.names):
+        raise ValueError(f"{path}: stats are for joints {names}, not {joint_set.name}")
+    return PairwiseStats(joint_set=str(data["joint_set"]), joint_names=names, mean=mean,
+                         std=std, count=count, global_scale=float(data["global_scale"]))
+
+
+# ----------------------------------------------------------------------------- CLI
+def _load_records(dataset: str, ann: str, image_root: Optional[str], split: Optional[str]):
+    kw = {} if split is None else {"split": split}
+    if dataset == "coco":
+        from arttrack.data.coco import JOINT_SET, load_coco
+
+        return load_coco(ann, image_root), JOINT_SET
+    if dataset == "mpii":
+        from arttrack.data.mpii import JOINT_SET, load_mpii_mat
+
+        return load_mpii_mat(ann, image_root, **kw), JOINT_SET
+    if dataset == "mpii-json":
+        from arttrack.data.mpii import JOINT_SET, load_mpii_json
+
+        return load_mpii_json(ann, image_root, **kw), JOINT_SET
+    raise ValueError(f"unknown dataset {dataset!r}")
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    records, joint_set = _load_records(args.dataset, args.ann, args.image_root, args.split)
+    if args.joint_set:
+        joint_set = get_joint_set(args.joint_set)
+    stats = stats_from_records(records, joint_set, global_scale=args.global_scale)
+    save_pairwise_stats(stats, args.out)
+    logger.info("wrote %s (%d samples, %d labeled pairs)", args.out, len(records),
+                int(stats.count.sum()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m arttrack.pairwise",
+        description="Pairwise statistics and models for ArtTrack's pairwise terms.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    st = sub.add_parser("stats", help="mean/std of joint-to-joint offsets per ordered pair",
+                        description="Compute pairwise statistics and write them as .npz.")
+    st.add_argument("--dataset", required=True, choices=("coco", "mpii", "mpii-json"))
+    st.add_argument("--ann", required=True, help="annotation file (.json / .mat)")
+    st.add_argument("--image-root", default=None, help="image folder (only for paths)")
+    st.add_argument("--split", default=None, choices=("train", "val", "all"),
+                    help="MPII split (default: train for .mat, all for the JSON conversion)")
+    st.add_argument("--global-scale", type=float, default=1.0,
+                    help="training global_scale the offsets are measured at")
+    st.add_argument("--joint-set", default=None, help="override the joint set name")
+    st.add_argument("--out", required=True, help="output .npz")
+    st.set_defaults(func=_cmd_stats)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except ValueError as exc:
+        logger.error("%s", exc)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
