@@ -38,14 +38,14 @@ class Config:
     # --- network -------------------------------------------------------------------------
     net_type: str = "resnet101"  # arttrack.models registry name
     depths: tuple[int, ...] = ()  # custom block counts (empty: the architecture's own)
-    width: int = 64  # base channels of the backbone
+    width: int = 0  # base channels of the backbone (0: the architecture's own)
     output_stride: int = 16  # 8 | 16 | 32
     init_weights: str = ""  # ImageNet checkpoint from `python -m arttrack.convert`
     location_refinement: bool = True
     pairwise_predict: bool = False
     intermediate_supervision: bool = False
     intermediate_supervision_layer: int = 12
-    freeze_bn: bool = False
+    freeze_bn: bool = True  # BatchNorm keeps its (ImageNet) statistics; false to train them
 
     # --- targets and losses --------------------------------------------------------------
     stride: float = 8.0
