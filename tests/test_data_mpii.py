@@ -97,16 +97,16 @@ def test_mat_reader_quirks(tmp_path):
     assert names == ["img0.jpg", "img1.jpg", "img1.jpg", "img5.jpg"]
     assert all(r.joints.shape == (1, 14, 3) for r in recs)
     assert Path(recs[0].image_path).parent == tmp_path / "images"
-    # joint mapping 16 -> 14
+    # joint mapping 16 -> 14; the .mat is 1-based (MATLAB), records are 0-based
     p = _person(100, 100)
     for a, m in enumerate(MPII14_FROM_MPII16):
-        np.testing.assert_allclose(recs[0].joints[0, a, :2], p[m])
+        np.testing.assert_allclose(recs[0].joints[0, a, :2], np.subtract(p[m], 1))
     assert np.all(recs[0].joints[0, :, 2] == 2)
     # scale rule: base_scale = 300 / (200 * scale)
     assert recs[0].base_scale == pytest.approx(300 / (200 * 1.5))
     assert recs[2].base_scale == pytest.approx(300 / (200 * 2.0))
-    np.testing.assert_allclose(recs[1].head_boxes[0], [50, 50, 70, 70])
-    np.testing.assert_allclose(recs[1].centers[0], [60, 90])
+    np.testing.assert_allclose(recs[1].head_boxes[0], [49, 49, 69, 69])
+    np.testing.assert_allclose(recs[1].centers[0], [59, 89])
     # visibility: string '1' -> 2, empty -> 2, 0 / '0' -> 1, missing -> 0
     r5 = recs[3].joints[0]
     lab16 = [i for i in range(16) if i not in (0, 5, 9)]

@@ -211,14 +211,15 @@ def test_mat_parsing(tmp_path):
     gt = load_mpii_mat(p)
     assert gt.images == ["a.jpg", "b.jpg"]
     assert gt.persons == [0, 0]
-    np.testing.assert_allclose(gt.headbox, [[5, 6, 35, 46], [0, 0, 30, 40]])
+    # the .mat is 1-based (MATLAB); the loader returns 0-based coordinates
+    np.testing.assert_allclose(gt.headbox, [[4, 5, 34, 45], [-1, -1, 29, 39]])
     # person 0: every joint annotated, mapped 16 -> 14
     for k, m in enumerate(MPII14_FROM_MPII16):
-        np.testing.assert_allclose(gt.joints[0, k], [10.0 + m, 20.0 + 2 * m])
+        np.testing.assert_allclose(gt.joints[0, k], [9.0 + m, 19.0 + 2 * m])
     assert gt.visible[0].all()
     # person 1: only MPII id 9 (head top) -> forehead
     assert gt.visible[1].tolist() == [k == MPII14.index("forehead") for k in range(14)]
-    np.testing.assert_allclose(gt.joints[1, MPII14.index("forehead")], [7, 8])
+    np.testing.assert_allclose(gt.joints[1, MPII14.index("forehead")], [6, 7])
     # is_visible only matters with visible_only: "0" -> not visible, empty -> visible
     gv = load_mpii_mat(p, visible_only=True)
     assert not gv.visible[0, MPII14.index("l_hip")]  # MPII id 3, is_visible "0"

@@ -23,6 +23,13 @@ Crop: the box around the person's labeled joints and ``objpos``, grown on every 
 original pixels), clipped to the image. Joints stay in original image coordinates in
 the record; the crop and ``base_scale`` are applied when the sample is loaded.
 
+Coordinates
+-----------
+The official ``.mat`` stores MATLAB (1-based) pixel coordinates; the reader subtracts 1
+(:data:`MATLAB_OFFSET`) from joints, ``objpos`` and head boxes so every record uses the
+package-wide 0-based convention (integer = pixel centre). The JSON conversion is already
+0-based.
+
 Train / validation split
 ------------------------
 Only images with ``img_train == 1`` and only their single-person rectangles
@@ -49,6 +56,9 @@ from arttrack.joints import MPII14, MPII14_FROM_MPII16
 from arttrack.data.records import VISIBLE, OCCLUDED, PoseRecord, as_joints
 
 logger = logging.getLogger(__name__)
+
+# The official .mat uses 1-based (MATLAB) pixel coordinates.
+MATLAB_OFFSET = 1.0
 
 PathLike = Union[str, os.PathLike]
 
@@ -244,7 +254,7 @@ def _parse_points(annopoints: Any, where: str) -> Optional[np.ndarray]:
         if not 0 <= jid < NUM_MPII16:
             raise ValueError(f"{where}: joint id {jid} outside 0..15")
         vis = _visibility(getattr(p, "is_visible", None))
-        out[jid] = (x, y, vis)
+        out[jid] = (x - MATLAB_OFFSET, y - MATLAB_OFFSET, vis)
     return out
 
 
@@ -321,11 +331,11 @@ def load_mpii_mat(path: PathLike, image_root: Optional[PathLike] = None, *,
             center = None
             if not _is_empty(objpos) and hasattr(objpos, "x"):
                 center = np.array([_scalar(objpos.x, "objpos.x", rwhere),
-                                   _scalar(objpos.y, "objpos.y", rwhere)], np.float32)
+                                   _scalar(objpos.y, "objpos.y", rwhere)], np.float32) - MATLAB_OFFSET
             head = None
             if all(hasattr(rect, f) for f in ("x1", "y1", "x2", "y2")):
                 head = np.array([_scalar(getattr(rect, f), f, rwhere)
-                                 for f in ("x1", "y1", "x2", "y2")], np.float32)
+                                 for f in ("x1", "y1", "x2", "y2")], np.float32) - MATLAB_OFFSET
             records.append(_single_person_record(
                 str(root / name), mpii16_to_14(j16), scale, center, head, size, i, "mpii",
                 target_height, crop_margin, crop))

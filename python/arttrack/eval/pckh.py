@@ -35,6 +35,7 @@ import numpy as np
 
 from arttrack.eval import EvalError
 from arttrack.eval._io import read_json, table
+from arttrack.data.mpii import MATLAB_OFFSET
 from arttrack.joints import MPII14, MPII14_FROM_MPII16
 
 log = logging.getLogger(__name__)
@@ -413,7 +414,7 @@ def load_mpii_mat(path: str | Path, split: str = "all", images: Sequence[str] | 
                 if pid is None or x is None or y is None or int(pid) not in mpii_to_14:
                     continue
                 k = mpii_to_14[int(pid)]
-                j[k] = (x, y)
+                j[k] = (x - MATLAB_OFFSET, y - MATLAB_OFFSET)  # 1-based in the .mat
                 if visible_only:
                     iv = _scalar(getattr(pt, "is_visible", None))
                     v[k] = iv is None or iv > 0
@@ -423,7 +424,7 @@ def load_mpii_mat(path: str | Path, split: str = "all", images: Sequence[str] | 
             persons.append(r)
             joints.append(j)
             vis.append(v)
-            hbs.append(box)
+            hbs.append([b - MATLAB_OFFSET for b in box])
     n = len(names_out)
     log.info("MPII .mat: %d people from %d images (split=%s)", n, len(set(names_out)), split)
     return GTRecords(names_out, persons, np.asarray(joints, dtype=np.float64).reshape(n, 14, 2),
