@@ -33,7 +33,7 @@ py::array_t<T, py::array::c_style> as_array(const py::handle& obj, const char* n
     throw std::invalid_argument(std::string(name) + " must be a numpy array, got " +
                                 std::string(py::str(py::type::of(obj).attr("__name__"))));
   auto arr = py::reinterpret_borrow<py::array>(obj);
-  if (!arr.dtype().is(py::dtype::of<T>()))
+  if (!arr.dtype().equal(py::dtype::of<T>()))
     throw std::invalid_argument(std::string(name) + " must have dtype " +
                                 std::string(py::str(py::dtype::of<T>())) + ", got " +
                                 std::string(py::str(arr.dtype())));

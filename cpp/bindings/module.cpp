@@ -8,9 +8,17 @@ namespace py = pybind11;
 
 namespace arttrack::bindings {
 // Each area adds its declaration here and its call below.
+void bind_peaks(py::module_& m);
+void bind_pairwise(py::module_& m);
+void bind_assemble(py::module_& m);
+void bind_partition(py::module_& m);
 }  // namespace arttrack::bindings
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "arttrack C++ core: peaks, pairwise terms, partitioning, tracking";
   m.attr("__version__") = arttrack::core_version();
+  arttrack::bindings::bind_peaks(m);
+  arttrack::bindings::bind_pairwise(m);
+  arttrack::bindings::bind_assemble(m);
+  arttrack::bindings::bind_partition(m);
 }

@@ -1,0 +1,90 @@
+#include "arttrack/assemble.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace arttrack {
+
+People assemble(const ArrayView<std::int32_t, 1>& part, const ArrayView<float, 2>& xy,
+                const ArrayView<float, 1>& score, const ArrayView<bool, 1>& active,
+                const ArrayView<std::int64_t, 1>& cluster, std::int64_t num_joints, std::int64_t min_joints) {
+  const std::int64_t n = part.shape[0];
+  if (num_joints < 1 || num_joints > (1 << 20)) throw std::invalid_argument("num_joints must be in [1, 2^20]");
+  if (min_joints < 0) throw std::invalid_argument("min_joints must be >= 0");
+  if (n < 0) throw std::invalid_argument("peaks.part has a negative dimension");
+  if (xy.shape[0] != n || xy.shape[1] != 2) throw std::invalid_argument("peaks.xy must have shape (N, 2)");
+  if (score.shape[0] != n) throw std::invalid_argument("peaks.score must have shape (N,)");
+  if (active.shape[0] != n) throw std::invalid_argument("active must have shape (N,) with N = " + std::to_string(n));
+  if (cluster.shape[0] != n)
+    throw std::invalid_argument("cluster must have shape (N,) with N = " + std::to_string(n));
+  if (n > 0 && (!part.data || !xy.data || !score.data || !active.data || !cluster.data))
+    throw std::invalid_argument("assemble: missing data");
+
+  std::vector<std::pair<std::int64_t, std::int64_t>> members;  // (cluster id, detection)
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::int64_t j = part.data[i];
+    if (j < 0 || j >= num_joints)
+      throw std::invalid_argument("peaks.part[" + std::to_string(i) + "] = " + std::to_string(j) +
+                                  " is outside [0, num_joints=" + std::to_string(num_joints) + ")");
+    if (!active.data[i]) continue;
+    if (!std::isfinite(xy.data[2 * i]) || !std::isfinite(xy.data[2 * i + 1]) || !std::isfinite(score.data[i]))
+      throw std::invalid_argument("active detection " + std::to_string(i) + " has a non-finite peaks.xy or peaks.score");
+    members.emplace_back(cluster.data[i], i);
+  }
+  std::sort(members.begin(), members.end());
+
+  People out;
+  out.num_joints = num_joints;
+  const auto nj = static_cast<std::size_t>(num_joints);
+  std::vector<double> sw(nj), sx(nj), sy(nj), ux(nj), uy(nj), best(nj);
+  std::vector<std::int64_t> count(nj);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::size_t b = 0;
+  while (b < members.size()) {
+    std::size_t e = b;
+    while (e < members.size() && members[e].first == members[b].first) ++e;
+    std::fill(sw.begin(), sw.end(), 0.0);
+    std::fill(sx.begin(), sx.end(), 0.0);
+    std::fill(sy.begin(), sy.end(), 0.0);
+    std::fill(ux.begin(), ux.end(), 0.0);
+    std::fill(uy.begin(), uy.end(), 0.0);
+    std::fill(count.begin(), count.end(), 0);
+    for (std::size_t q = b; q < e; ++q) {
+      const std::int64_t i = members[q].second;
+      const auto j = static_cast<std::size_t>(part.data[i]);
+      const double s = score.data[i], x = xy.data[2 * i], y = xy.data[2 * i + 1];
+      sw[j] += s;
+      sx[j] += s * x;
+      sy[j] += s * y;
+      ux[j] += x;
+      uy[j] += y;
+      best[j] = count[j] == 0 ? s : std::max(best[j], s);
+      ++count[j];
+    }
+    std::int64_t detected = 0;
+    for (std::size_t j = 0; j < nj; ++j) detected += count[j] > 0;
+    if (detected >= min_joints) {
+      out.cluster.push_back(members[b].first);
+      for (std::size_t j = 0; j < nj; ++j) {
+        if (count[j] == 0) {
+          out.joints.insert(out.joints.end(), {nan, nan, 0.0f});
+        } else if (sw[j] > 0) {
+          out.joints.insert(out.joints.end(), {static_cast<float>(sx[j] / sw[j]), static_cast<float>(sy[j] / sw[j]),
+                                               static_cast<float>(best[j])});
+        } else {
+          const double c = static_cast<double>(count[j]);
+          out.joints.insert(out.joints.end(),
+                            {static_cast<float>(ux[j] / c), static_cast<float>(uy[j] / c), static_cast<float>(best[j])});
+        }
+      }
+    }
+    b = e;
+  }
+  return out;
+}
+
+}  // namespace arttrack

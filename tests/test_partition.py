@@ -1,0 +1,325 @@
+"""Tests of the node-labelling multicut solvers (arttrack.postprocess.partition)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from arttrack.postprocess import objective, partition
+from arttrack.postprocess.partition import PARTITION_METHODS, reference_gaec
+
+# ---------------------------------------------------------------------------------------
+# Exact solvers
+
+
+def exact_ilp(node_cost: np.ndarray, edges: np.ndarray, edge_cost: np.ndarray) -> float:
+    """Optimal objective by an ILP over the complete graph of the instance.
+
+    x_i = node i active; y_ij = i and j active and in the same cluster (zero cost for
+    non-edges). y_ij <= x_i, y_ij <= x_j and transitivity y_ij + y_jk - y_ik <= 1 over all
+    triples make every feasible (x, y) a labelling and every labelling feasible.
+    """
+    n = len(node_cost)
+    pairs = list(itertools.combinations(range(n), 2))
+    pid = {p: k for k, p in enumerate(pairs)}
+    m = len(pairs)
+    c = np.zeros(n + m)
+    c[:n] = node_cost
+    for (a, b), w in zip(edges.tolist(), edge_cost.tolist()):
+        c[n + pid[(min(a, b), max(a, b))]] += w
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    r = 0
+    for k, (i, j) in enumerate(pairs):
+        for x in (i, j):  # y_ij - x <= 0
+            rows += [r, r]
+            cols += [n + k, x]
+            vals += [1.0, -1.0]
+            r += 1
+    n_activity_rows = r
+    for i, j, k in itertools.combinations(range(n), 3):
+        a, b, d = n + pid[(i, j)], n + pid[(j, k)], n + pid[(i, k)]
+        for p, q, s in ((a, b, d), (a, d, b), (b, d, a)):  # y_p + y_q - y_s <= 1
+            rows += [r, r, r]
+            cols += [p, q, s]
+            vals += [1.0, 1.0, -1.0]
+            r += 1
+    if r == 0:
+        return float(np.minimum(node_cost, 0.0).sum())
+    a_mat = sp.csr_matrix((vals, (rows, cols)), shape=(r, n + m))
+    upper = np.concatenate([np.zeros(n_activity_rows), np.ones(r - n_activity_rows)])
+    res = milp(c, constraints=LinearConstraint(a_mat, -np.inf, upper), integrality=np.ones(n + m),
+               bounds=Bounds(0, 1))
+    assert res.success, res.message
+    return float(res.fun)
+
+
+def brute_force(node_cost: np.ndarray, edges: np.ndarray, edge_cost: np.ndarray) -> float:
+    """Optimal objective by enumerating all labellings (Bell(n + 1) of them)."""
+    n = len(node_cost)
+    best = np.inf
+
+    def rec(i: int, label: list[int], used: int) -> None:
+        nonlocal best
+        if i == n:
+            lab = np.array(label, dtype=np.int64)
+            best = min(best, objective(node_cost, edges, edge_cost, lab >= 0, lab))
+            return
+        for lv in range(-1, used + 1):
+            label.append(lv)
+            rec(i + 1, label, used + (lv == used))
+            label.pop()
+
+    rec(0, [], 0)
+    return best
+
+
+# ---------------------------------------------------------------------------------------
+# Instances
+
+
+def planted_instance(rng: np.random.Generator, n: int):
+    """Pose-like instance: a few people plus false positives, noisy log-odds costs."""
+    k = int(rng.integers(1, 5))
+    person = rng.integers(-1, k, n)  # -1: false positive
+    p = np.where(person >= 0, rng.beta(5, 2, n), rng.beta(2, 5, n))
+    node_cost = np.log((1 - p) / p)
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n) if rng.random() < 0.7]
+    edges = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    flip = rng.random(len(edges)) < 0.5
+    edges[flip] = edges[flip][:, ::-1]
+    same = (person[edges[:, 0]] == person[edges[:, 1]]) & (person[edges[:, 0]] >= 0)
+    q = np.clip(np.where(same, rng.beta(4, 2, len(edges)), rng.beta(2, 4, len(edges))), 1e-7, 1 - 1e-7)
+    return node_cost, edges, np.log((1 - q) / q)
+
+
+def uniform_instance(rng: np.random.Generator, n: int, density: float):
+    """Unstructured instance: uniform probabilities, random density. Harder than pose data."""
+    p = rng.uniform(0.02, 0.98, n)
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n) if rng.random() < density]
+    edges = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    q = rng.uniform(0.02, 0.98, len(edges))
+    return np.log((1 - p) / p), edges, np.log((1 - q) / q)
+
+
+def check_labelling(active: np.ndarray, cluster: np.ndarray, n: int) -> None:
+    assert active.shape == (n,) and active.dtype == np.bool_
+    assert cluster.shape == (n,) and cluster.dtype == np.int32
+    assert np.all((cluster == -1) == ~active)
+    # Clusters numbered 0..K-1 in order of first appearance.
+    seen = cluster[active]
+    _, first = np.unique(seen, return_index=True)
+    assert np.array_equal(seen[np.sort(first)], np.arange(len(first)))
+
+
+# ---------------------------------------------------------------------------------------
+# Exactness
+
+
+@pytest.fixture(scope="module")
+def planted_results():
+    rng = np.random.default_rng(2024)
+    out = []
+    for _ in range(200):
+        n = int(rng.integers(6, 21))
+        nc, e, ec = planted_instance(rng, n)
+        opt = exact_ilp(nc, e, ec)
+        a, c = partition(nc, e, ec, method="gaec+klj")
+        ag, cg = partition(nc, e, ec, method="gaec")
+        check_labelling(a, c, n)
+        check_labelling(ag, cg, n)
+        out.append((opt, objective(nc, e, ec, a, c), objective(nc, e, ec, ag, cg)))
+    return np.array(out)
+
+
+def test_gaec_klj_near_optimal(planted_results):
+    opt, klj, _ = planted_results.T
+    assert np.all(klj >= opt - 1e-6), "a heuristic cannot beat the exact optimum"
+    optimal = np.mean(klj <= opt + 1e-6)
+    excess = np.mean((klj - opt) / np.abs(opt))
+    assert optimal >= 0.95, f"optimal on {optimal:.1%}"
+    assert excess <= 0.01, f"mean excess {excess:.3%}"
+
+
+def test_gaec_never_better_than_klj(planted_results):
+    _, klj, gaec = planted_results.T
+    assert np.all(gaec >= klj - 1e-9)
+
+
+def test_unstructured_instances_close_to_optimal():
+    rng = np.random.default_rng(7)
+    excess = []
+    for _ in range(40):
+        n = int(rng.integers(5, 12))
+        nc, e, ec = uniform_instance(rng, n, rng.uniform(0.3, 1.0))
+        opt = exact_ilp(nc, e, ec)
+        a, c = partition(nc, e, ec)
+        val = objective(nc, e, ec, a, c)
+        assert val >= opt - 1e-6
+        excess.append((val - opt) / abs(opt))
+    assert np.mean(excess) <= 0.02
+
+
+def test_ilp_matches_brute_force():
+    rng = np.random.default_rng(3)
+    for _ in range(15):
+        n = int(rng.integers(2, 7))
+        nc, e, ec = uniform_instance(rng, n, 0.8)
+        assert exact_ilp(nc, e, ec) == pytest.approx(brute_force(nc, e, ec), abs=1e-7)
+
+
+# ---------------------------------------------------------------------------------------
+# Behaviour
+
+
+def test_hand_computed_objective():
+    nc = np.array([-1.0, -2.0, 0.5, -0.25])
+    e = np.array([[0, 1], [1, 2], [2, 3], [0, 3], [1, 0]], dtype=np.int64)
+    ec = np.array([-0.5, 0.75, -1.0, 2.0, 0.25])
+    active = np.array([True, True, False, True])
+    cluster = np.array([0, 0, -1, 1], dtype=np.int32)
+    # Nodes 0, 1, 3 active; edges (0,1) twice inside cluster 0: -0.5 + 0.25.
+    assert objective(nc, e, ec, active, cluster) == pytest.approx(-1 - 2 - 0.25 - 0.5 + 0.25)
+    cluster64 = np.array([0, 0, 0, 0], dtype=np.int64)
+    assert objective(nc, e, ec, np.ones(4, bool), cluster64) == pytest.approx(
+        -1 - 2 + 0.5 - 0.25 - 0.5 + 0.75 - 1.0 + 2.0 + 0.25)
+    with pytest.raises(ValueError, match="cluster"):
+        objective(nc, e, ec, active, np.array([0, 0, 1, 1], dtype=np.int32))
+    with pytest.raises(ValueError, match="active"):
+        objective(nc, e, ec, active.astype(np.int32), cluster)
+
+
+def test_small_cases():
+    # Two confident detections, attractive edge: one person.
+    a, c = partition(np.array([-1.0, -1.0]), np.array([[0, 1]], np.int64), np.array([-0.5]))
+    assert a.tolist() == [True, True] and c.tolist() == [0, 0]
+    # Repulsive edge: two people.
+    a, c = partition(np.array([-1.0, -1.0]), np.array([[0, 1]], np.int64), np.array([2.0]))
+    assert c.tolist() == [0, 1]
+    # Unlikely detection tied strongly to a confident one is kept, one alone is suppressed.
+    a, c = partition(np.array([-1.0, 1.0, 0.5]), np.array([[1, 0]], np.int64), np.array([-3.0]))
+    assert a.tolist() == [True, True, False] and c.tolist() == [0, 0, -1]
+    # No nodes, no edges.
+    a, c = partition(np.zeros(0), np.zeros((0, 2), np.int64), np.zeros(0))
+    assert a.shape == (0,) and c.shape == (0,)
+    # Edgeless.
+    a, c = partition(np.array([0.5, -1.0, 2.0, -3.0]), np.zeros((0, 2), np.int64), np.zeros(0))
+    assert c.tolist() == [-1, 0, -1, 1]
+
+
+def test_duplicate_edges_add_up():
+    nc = np.array([-1.0, -1.0])
+    a1, c1 = partition(nc, np.array([[0, 1], [1, 0]], np.int64), np.array([-1.0, 0.75]))
+    a2, c2 = partition(nc, np.array([[0, 1]], np.int64), np.array([-0.25]))
+    assert np.array_equal(c1, c2) and c1.tolist() == [0, 0]
+
+
+def test_deterministic_and_views_accepted():
+    rng = np.random.default_rng(11)
+    nc, e, ec = planted_instance(rng, 60)
+    first = partition(nc, e, ec)
+    for _ in range(3):
+        again = partition(nc.copy(), e.copy(), ec.copy())
+        assert np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])
+    # Non-contiguous views are fine.
+    e2 = np.asfortranarray(e)
+    view = partition(nc[::1], e2, np.repeat(ec, 2)[::2])
+    assert np.array_equal(first[1], view[1])
+
+
+def test_reference_gaec_matches_core():
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        nc, e, ec = planted_instance(rng, int(rng.integers(5, 40)))
+        a, c = partition(nc, e, ec, method="gaec")
+        ra, rc = reference_gaec(nc, e, ec)
+        check_labelling(ra, rc, len(nc))
+        assert objective(nc, e, ec, ra, rc) == pytest.approx(objective(nc, e, ec, a, c), abs=1e-9)
+
+
+def test_larger_instance_consistent():
+    rng = np.random.default_rng(9)
+    nc, e, ec = planted_instance(rng, 400)
+    for method in PARTITION_METHODS:
+        a, c = partition(nc, e, ec, method=method)
+        check_labelling(a, c, len(nc))
+
+
+# ---------------------------------------------------------------------------------------
+# Bad input
+
+GOOD = (np.array([-1.0, 0.5, -2.0]), np.array([[0, 1], [1, 2]], np.int64), np.array([-0.5, 1.0]))
+
+
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [
+        ((GOOD[0].astype(np.float32), GOOD[1], GOOD[2]), "node_cost"),
+        ((GOOD[0], GOOD[1].astype(np.int32), GOOD[2]), "edges"),
+        ((GOOD[0], GOOD[1], GOOD[2].astype(np.float32)), "edge_cost"),
+        ((GOOD[0].reshape(3, 1), GOOD[1], GOOD[2]), "node_cost"),
+        ((GOOD[0], GOOD[1].reshape(-1), GOOD[2]), "edges"),
+        ((GOOD[0], np.zeros((2, 3), np.int64), GOOD[2]), "edges"),
+        ((GOOD[0], GOOD[1], GOOD[2][:1]), "edge_cost"),
+        ((np.array([np.nan, 0.0, 0.0]), GOOD[1], GOOD[2]), "node_cost"),
+        ((GOOD[0], GOOD[1], np.array([np.inf, 0.0])), "edge_cost"),
+        ((GOOD[0], np.array([[0, 3], [1, 2]], np.int64), GOOD[2]), "edges"),
+        ((GOOD[0], np.array([[0, -1], [1, 2]], np.int64), GOOD[2]), "edges"),
+        ((GOOD[0], np.array([[1, 1], [1, 2]], np.int64), GOOD[2]), "self loop"),
+        (([-1.0, 0.5, -2.0], GOOD[1], GOOD[2]), "node_cost"),
+    ],
+)
+def test_bad_input_names_argument(args, name):
+    with pytest.raises(ValueError, match=name):
+        partition(*args)
+
+
+def test_bad_method():
+    with pytest.raises(ValueError, match="method"):
+        partition(*GOOD, method="klj")
+    with pytest.raises(ValueError, match="method"):
+        partition(*GOOD, method=None)  # type: ignore[arg-type]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), method=st.sampled_from(PARTITION_METHODS))
+def test_fuzz_binding(data, method):
+    """Random arrays, mostly well-formed: either a ValueError or a valid labelling."""
+    n = data.draw(st.integers(0, 12))
+    e = data.draw(st.integers(0, 20))
+    floats = st.floats(allow_nan=True, allow_infinity=True, width=32)
+    node_cost = data.draw(hnp.arrays(st.sampled_from([np.float64] * 4 + [np.float32]),
+                                     st.sampled_from([(n,)] * 4 + [(n, 1)]), elements=floats))
+    edges = data.draw(hnp.arrays(st.sampled_from([np.int64] * 4 + [np.int32, np.float64]),
+                                 st.sampled_from([(e, 2)] * 4 + [(e, 3), (2 * e,)]),
+                                 elements=st.integers(-2, n + 1)))
+    edge_cost = data.draw(hnp.arrays(np.float64, st.sampled_from([(e,)] * 4 + [(e + 1,)]), elements=floats))
+    try:
+        active, cluster = partition(node_cost, edges, edge_cost, method=method)
+    except ValueError:
+        return
+    check_labelling(active, cluster, len(node_cost))
+    assert np.isfinite(objective(node_cost, edges, edge_cost, active, cluster))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 30), st.floats(0.0, 1.0))
+def test_fuzz_valid_instances(seed, n, density):
+    rng = np.random.default_rng(seed)
+    nc, e, ec = uniform_instance(rng, n, density)
+    if len(e) and rng.random() < 0.5:  # add duplicates
+        e = np.concatenate([e, e[::-1, ::-1]])
+        ec = np.concatenate([ec, rng.normal(size=len(ec))])
+    a, c = partition(nc, e, ec)
+    check_labelling(a, c, n)
+    ag, cg = partition(nc, e, ec, method="gaec")
+    assert objective(nc, e, ec, a, c) <= objective(nc, e, ec, ag, cg) + 1e-9
+    assert objective(nc, e, ec, a, c) <= 1e-12  # never worse than suppressing everything
