@@ -59,20 +59,54 @@ def latest_checkpoint(prefix: str | Path) -> Path | None:
     return ckpts[-1] if ckpts else None
 
 
+def partial_files(prefix: str | Path) -> list[Path]:
+    """Temporary files a killed :func:`save_checkpoint` may have left under ``prefix``."""
+    prefix = Path(prefix)
+    if not prefix.parent.is_dir():
+        return []
+    return sorted(prefix.parent.glob(prefix.name + "-*.partial*"))
+
+
+def _fsync(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. a directory on a platform without O_RDONLY dirs
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - some filesystems refuse fsync on directories
+        pass
+    finally:
+        os.close(fd)
+
+
 def save_checkpoint(cell: Any, prefix: str | Path, step: int, config: Config, keep: int = 5) -> Path:
-    """Save ``cell`` (network or whole train cell with optimizer state) atomically."""
+    """Save ``cell`` (network or whole train cell with optimizer state) atomically.
+
+    The file is written as ``<prefix>-<step>.partial<pid>.ckpt``, flushed to disk and
+    renamed to ``<prefix>-<step>.ckpt``; a failed save removes its temporary file and
+    leaves existing checkpoints untouched. Afterwards only the newest ``keep``
+    checkpoints under ``prefix`` are kept (``keep <= 0``: all).
+    """
     import mindspore as ms
 
     final = checkpoint_path(prefix, step)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp_stem = final.with_name(final.stem + ".partial")  # MindSpore appends ".ckpt"
-    tmp = tmp_stem.with_name(tmp_stem.name + ".ckpt")
-    ms.save_checkpoint(cell, str(tmp_stem), append_dict={
-        STEP_KEY: int(step), CONFIG_KEY: json.dumps(config.to_dict())})
-    os.replace(tmp, final)
+    # MindSpore appends ".ckpt" to names without it; the pid keeps concurrent writers apart.
+    tmp = final.with_name(f"{final.stem}.partial{os.getpid()}.ckpt")
+    try:
+        ms.save_checkpoint(cell, str(tmp), append_dict={
+            STEP_KEY: int(step), CONFIG_KEY: json.dumps(config.to_dict())})
+        _fsync(tmp)
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync(final.parent)
     if keep > 0:
         for old in list_checkpoints(prefix)[:-keep]:
             old.unlink(missing_ok=True)
+            log.debug("removed old checkpoint %s", old)
     log.info("saved checkpoint %s", final)
     return final
 
@@ -84,12 +118,17 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"cannot read checkpoint {path}: the file is empty")
     try:
         params = ms.load_checkpoint(str(path))
     except Exception as exc:  # MindSpore raises ValueError/RuntimeError on corrupt files
-        raise CheckpointError(f"cannot read checkpoint {path}: {str(exc).splitlines()[0]}") from None
+        raise CheckpointError(f"cannot read checkpoint {path}: {_first_line(exc)}") from None
     step_param = params.pop(STEP_KEY, None)
-    step = int(step_param.asnumpy()) if step_param is not None else 0
+    try:
+        step = int(step_param.asnumpy()) if step_param is not None else 0
+    except (TypeError, ValueError, AttributeError):
+        raise CheckpointError(f"checkpoint {path} carries an invalid step {step_param!r}") from None
     cfg_text = params.pop(CONFIG_KEY, None)
     config = None
     if cfg_text is not None:
@@ -100,12 +139,31 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
     return LoadedCheckpoint(path=path, step=step, config=config, params=params)
 
 
+# Config keys that fix the parameter set of the network; a checkpoint trained with other
+# values cannot be resumed with this config.
+ARCHITECTURE_KEYS = ("net_type", "depths", "width", "output_stride", "joint_set",
+                     "location_refinement", "pairwise_predict", "intermediate_supervision",
+                     "intermediate_supervision_layer")
+
+
+def check_architecture(ckpt: LoadedCheckpoint, config: Config) -> None:
+    """Refuse a checkpoint whose embedded config names another architecture than ``config``."""
+    if ckpt.config is None:
+        return
+    diff = [f"{k}={getattr(ckpt.config, k)!r} (config: {getattr(config, k)!r})"
+            for k in ARCHITECTURE_KEYS if getattr(ckpt.config, k) != getattr(config, k)]
+    if diff:
+        raise CheckpointError(f"checkpoint {ckpt.path} belongs to another architecture: it was "
+                              f"trained with {', '.join(diff)}")
+
+
 def load_into(cell: Any, ckpt: LoadedCheckpoint, *, strict: bool = True) -> None:
     """Load a checkpoint into ``cell`` (the network, or the whole train cell on resume).
 
-    Parameters are matched by their MindSpore names. ``strict``: every parameter of
-    ``cell`` must be in the checkpoint; shapes must always agree. A mismatch means the
-    checkpoint belongs to another architecture, and the error says so.
+    Parameters are matched by their MindSpore names; shapes must always agree.
+    ``strict``: the checkpoint must hold exactly the parameters of ``cell`` (none missing,
+    none extra). A mismatch means the checkpoint belongs to another architecture (or, on
+    resume, was not written by the training loop), and the error says so.
     """
     import mindspore as ms
 
@@ -113,13 +171,21 @@ def load_into(cell: Any, ckpt: LoadedCheckpoint, *, strict: bool = True) -> None
     mismatched = [f"{k}: checkpoint {tuple(v.shape)} vs network {tuple(own[k].shape)}"
                   for k, v in ckpt.params.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
     missing = sorted(k for k in own if k not in ckpt.params)
-    if mismatched or (strict and missing):
-        what = []
-        if mismatched:
-            what.append(f"{len(mismatched)} shape mismatch(es), e.g. {mismatched[0]}")
-        if strict and missing:
-            what.append(f"{len(missing)} parameter(s) missing, e.g. {missing[0]}")
+    unexpected = sorted(k for k in ckpt.params if k not in own)
+    what = []
+    if mismatched:
+        what.append(f"{len(mismatched)} shape mismatch(es), e.g. {mismatched[0]}")
+    if strict and missing:
+        what.append(f"{len(missing)} parameter(s) missing, e.g. {missing[0]}")
+    if strict and unexpected:
+        what.append(f"{len(unexpected)} unexpected parameter(s), e.g. {unexpected[0]}")
+    if what:
         raise CheckpointError(
             f"checkpoint {ckpt.path} does not match this network ({'; '.join(what)}); "
             "was it trained with another net_type, depths, width or joint set?")
     ms.load_param_into_net(cell, {k: v for k, v in ckpt.params.items() if k in own})
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return lines[0] if lines else type(exc).__name__
