@@ -35,7 +35,8 @@ def assemble(peaks: Peaks, active: np.ndarray, cluster: np.ndarray, num_joints: 
     Args:
         peaks: the detections.
         active: (N,) bool, False for suppressed detections (ignored).
-        cluster: (N,) int64 cluster id of each detection (any value; only active ones count).
+        cluster: (N,) int32 (as :func:`partition` returns it) or int64 cluster id of each
+            detection (any value; only active ones count).
         num_joints: J.
         min_joints: people with fewer detected joints are dropped.
         return_ids: also return the (P,) int64 cluster id of each person.
@@ -44,6 +45,8 @@ def assemble(peaks: Peaks, active: np.ndarray, cluster: np.ndarray, num_joints: 
         (P, J, 3) float32 (x, y, score) ordered by increasing cluster id, and with
         ``return_ids`` the cluster ids.
     """
+    if isinstance(cluster, np.ndarray) and cluster.dtype == np.int32:
+        cluster = cluster.astype(np.int64)  # lossless; partition() returns int32
     people, ids = core.assemble(peaks.part, peaks.xy, peaks.score, active, cluster,
                                 operator.index(num_joints), operator.index(min_joints))
     return (people, ids) if return_ids else people
