@@ -12,6 +12,7 @@ void bind_peaks(py::module_& m);
 void bind_pairwise(py::module_& m);
 void bind_assemble(py::module_& m);
 void bind_partition(py::module_& m);
+void bind_tracking(py::module_& m);
 }  // namespace arttrack::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -21,4 +22,5 @@ PYBIND11_MODULE(_core, m) {
   arttrack::bindings::bind_pairwise(m);
   arttrack::bindings::bind_assemble(m);
   arttrack::bindings::bind_partition(m);
+  arttrack::bindings::bind_tracking(m);
 }

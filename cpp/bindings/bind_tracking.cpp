@@ -1,0 +1,275 @@
+// Bindings for the spatio-temporal linking: temporal_features, default_temporal_weights and
+// the stateful Tracker (see arttrack/tracking.hpp).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "arttrack/tracking.hpp"
+#include "checks.hpp"
+
+namespace arttrack::bindings {
+namespace {
+
+template <typename T>
+py::array_t<T> vec_to_numpy(const std::vector<T>& v, std::vector<py::ssize_t> shape) {
+  py::array_t<T> a(shape);
+  if (!v.empty()) std::memcpy(a.mutable_data(), v.data(), v.size() * sizeof(T));
+  return a;
+}
+
+// The C++ tracker plus a mutex: the GIL is released during the C++ work, so two Python
+// threads sharing one tracker must not run into it at the same time.
+struct PyTracker {
+  explicit PyTracker(const TrackerSettings& s, const TemporalModel& m) : tracker(s, m) {}
+  Tracker tracker;
+  std::mutex mutex;
+};
+
+PartitionMethod parse_method(const std::string& method) {
+  if (method == "gaec") return PartitionMethod::gaec;
+  if (method == "gaec+klj") return PartitionMethod::gaec_klj;
+  throw std::invalid_argument("method must be 'gaec' or 'gaec+klj', got '" + method + "'");
+}
+
+TemporalModel get_model(const py::handle& weights) {
+  TemporalModel m = TemporalModel::default_model();
+  if (weights.is_none()) return m;
+  auto w = as_array<double>(weights, "weights", 1, {kNumTemporalFeatures});
+  require_finite(w, "weights");
+  for (std::int64_t k = 0; k < kNumTemporalFeatures; ++k) m.weights[static_cast<std::size_t>(k)] = w.data()[k];
+  return m;
+}
+
+// Detections (and optionally the spatial edges) as the core's FrameDetections. Value ranges
+// (joint in [0, J), score in [0, 1], edge endpoints) are checked by the core.
+FrameDetections get_detections(const py::handle& joint, const py::handle& xy, const py::handle& score,
+                               const py::handle& edges, const py::handle& edge_cost) {
+  auto jt = as_array<std::int64_t>(joint, "joint", 1);
+  const py::ssize_t n = jt.shape(0);
+  auto pos = as_array<double>(xy, "xy", 2, {n, 2});
+  require_finite(pos, "xy");
+  FrameDetections d;
+  d.joint.assign(jt.data(), jt.data() + n);
+  d.xy.assign(pos.data(), pos.data() + 2 * n);
+  if (score.is_none()) {
+    d.score.assign(static_cast<std::size_t>(n), 1.0);
+  } else {
+    auto sc = as_array<double>(score, "score", 1, {n});
+    require_finite(sc, "score");
+    d.score.assign(sc.data(), sc.data() + n);
+  }
+  if (edges.is_none() != edge_cost.is_none())
+    throw std::invalid_argument("edges and edge_cost must be given together");
+  if (!edges.is_none()) {
+    auto ed = as_array<std::int64_t>(edges, "edges", 2, {-1, 2});
+    auto ec = as_array<double>(edge_cost, "edge_cost", 1, {ed.shape(0)});
+    require_finite(ec, "edge_cost");
+    d.edges.resize(static_cast<std::size_t>(ed.shape(0)));
+    static_assert(sizeof(PartitionEdge) == 2 * sizeof(std::int64_t), "PartitionEdge must be two packed int64");
+    if (!d.edges.empty()) std::memcpy(d.edges.data(), ed.data(), d.edges.size() * sizeof(PartitionEdge));
+    d.edge_cost.assign(ec.data(), ec.data() + ec.size());
+  }
+  return d;
+}
+
+}  // namespace
+
+void bind_tracking(py::module_& m) {
+  m.attr("NUM_TEMPORAL_FEATURES") = kNumTemporalFeatures;
+
+  m.def(
+      "temporal_features",
+      [](const py::handle& displacement, const py::handle& size, const py::handle& gap) {
+        auto d = as_array<double>(displacement, "displacement", 2, {-1, 2});
+        const py::ssize_t n = d.shape(0);
+        auto s = as_array<double>(size, "size", 1, {n});
+        auto g = as_array<std::int64_t>(gap, "gap", 1, {n});
+        require_finite(d, "displacement");
+        require_finite(s, "size");
+        std::vector<double> out(static_cast<std::size_t>(n * kNumTemporalFeatures));
+        {
+          py::gil_scoped_release release;
+          for (py::ssize_t i = 0; i < n; ++i) {
+            const TemporalFeatures f = temporal_features(d.data()[2 * i], d.data()[2 * i + 1], s.data()[i], g.data()[i]);
+            std::memcpy(out.data() + i * kNumTemporalFeatures, f.data(), sizeof(TemporalFeatures));
+          }
+        }
+        return vec_to_numpy(out, {n, static_cast<py::ssize_t>(kNumTemporalFeatures)});
+      },
+      py::arg("displacement"), py::arg("size"), py::arg("gap"),
+      "Temporal link features [1, r, r^2, r/g, log(g)] with r = |displacement| / size and g the "
+      "frame gap. displacement (N, 2) float64, size (N,) float64 > 0, gap (N,) int64 >= 1; "
+      "returns (N, 5) float64.");
+
+  m.def(
+      "default_temporal_weights",
+      []() {
+        const TemporalModel d = TemporalModel::default_model();
+        return vec_to_numpy(std::vector<double>(d.weights.begin(), d.weights.end()), {kNumTemporalFeatures});
+      },
+      "Weights (5,) of the built-in temporal model.");
+
+  py::class_<PyTracker>(m, "Tracker",
+                        "Spatio-temporal tracker: per frame, one node-labelling multicut over the new "
+                        "detections and one super-node per live track (see arttrack.tracking).")
+      .def(py::init([](std::int64_t num_joints, const py::handle& weights, std::int64_t max_gap, bool use_velocity,
+                       double velocity_smoothing, double size_smoothing, double default_person_size,
+                       double min_person_size, double max_normalized_distance, double fallback_cost_scale,
+                       double track_node_cost,
+                       double track_repulsion, const std::string& method) {
+             TrackerSettings s;
+             s.num_joints = num_joints;
+             s.max_gap = max_gap;
+             s.use_velocity = use_velocity;
+             s.velocity_smoothing = velocity_smoothing;
+             s.size_smoothing = size_smoothing;
+             s.default_person_size = default_person_size;
+             s.min_person_size = min_person_size;
+             s.max_normalized_distance = max_normalized_distance;
+             s.fallback_cost_scale = fallback_cost_scale;
+             s.track_node_cost = track_node_cost;
+             s.track_repulsion = track_repulsion;
+             s.partition.method = parse_method(method);
+             return std::make_unique<PyTracker>(s, get_model(weights));
+           }),
+           py::arg("num_joints"), py::arg("weights") = py::none(), py::arg("max_gap") = TrackerSettings{}.max_gap,
+           py::arg("use_velocity") = TrackerSettings{}.use_velocity,
+           py::arg("velocity_smoothing") = TrackerSettings{}.velocity_smoothing,
+           py::arg("size_smoothing") = TrackerSettings{}.size_smoothing,
+           py::arg("default_person_size") = TrackerSettings{}.default_person_size,
+           py::arg("min_person_size") = TrackerSettings{}.min_person_size,
+           py::arg("max_normalized_distance") = TrackerSettings{}.max_normalized_distance,
+           py::arg("fallback_cost_scale") = TrackerSettings{}.fallback_cost_scale,
+           py::arg("track_node_cost") = TrackerSettings{}.track_node_cost,
+           py::arg("track_repulsion") = TrackerSettings{}.track_repulsion, py::arg("method") = "gaec+klj")
+      .def(
+          "step",
+          [](PyTracker& self, std::int64_t frame, const py::handle& joint, const py::handle& xy,
+             const py::handle& score, const py::handle& edges, const py::handle& edge_cost) {
+            FrameDetections d = get_detections(joint, xy, score, edges, edge_cost);
+            LinkResult r;
+            {
+              py::gil_scoped_release release;
+              std::lock_guard<std::mutex> lock(self.mutex);
+              r = self.tracker.step(frame, d);
+            }
+            return py::make_tuple(vec_to_numpy(r.track_id, {static_cast<py::ssize_t>(r.track_id.size())}),
+                                  vec_to_numpy(r.continued, {static_cast<py::ssize_t>(r.continued.size())}),
+                                  vec_to_numpy(r.created, {static_cast<py::ssize_t>(r.created.size())}),
+                                  r.objective);
+          },
+          py::arg("frame"), py::arg("joint"), py::arg("xy"), py::arg("score") = py::none(),
+          py::arg("edges") = py::none(), py::arg("edge_cost") = py::none(),
+          "Links one frame. joint (N,) int64, xy (N, 2) float64, score (N,) float64 in [0, 1], "
+          "edges (E, 2) int64 and edge_cost (E,) float64 among the detections. Frames strictly "
+          "increasing. Returns (track_id (N,) int64 with -1 for suppressed detections, continued "
+          "track ids, created track ids, objective).")
+      .def(
+          "assign",
+          [](PyTracker& self, std::int64_t frame, const py::handle& joint, const py::handle& xy,
+             const py::handle& score, const py::handle& track_id) {
+            FrameDetections d = get_detections(joint, xy, score, py::none(), py::none());
+            auto ids = as_array<std::int64_t>(track_id, "track_id", 1, {d.size()});
+            std::vector<std::int64_t> idv(ids.data(), ids.data() + ids.size());
+            py::gil_scoped_release release;
+            std::lock_guard<std::mutex> lock(self.mutex);
+            self.tracker.assign(frame, d, idv);
+          },
+          py::arg("frame"), py::arg("joint"), py::arg("xy"), py::arg("score"), py::arg("track_id"),
+          "Teacher forcing: update the tracks with known track ids (-1 ignores a detection).")
+      .def(
+          "candidates",
+          [](PyTracker& self, std::int64_t frame, const py::handle& joint, const py::handle& xy) {
+            FrameDetections d = get_detections(joint, xy, py::none(), py::none(), py::none());
+            std::vector<TemporalCandidate> c;
+            std::vector<std::int64_t> det, tid;
+            std::vector<double> feat, cost;
+            std::vector<std::uint8_t> fallback;
+            {
+              py::gil_scoped_release release;
+              std::lock_guard<std::mutex> lock(self.mutex);
+              c = self.tracker.candidates(frame, d);
+              const auto& tracks = self.tracker.tracks();
+              for (const auto& e : c) {
+                det.push_back(e.detection);
+                tid.push_back(tracks[static_cast<std::size_t>(e.track)].id);
+                feat.insert(feat.end(), e.features.begin(), e.features.end());
+                cost.push_back(e.cost);
+                fallback.push_back(e.fallback ? 1 : 0);
+              }
+            }
+            const auto k = static_cast<py::ssize_t>(c.size());
+            return py::make_tuple(vec_to_numpy(det, {k}), vec_to_numpy(tid, {k}),
+                                  vec_to_numpy(feat, {k, static_cast<py::ssize_t>(kNumTemporalFeatures)}),
+                                  vec_to_numpy(cost, {k}), vec_to_numpy(fallback, {k}).attr("astype")("bool"));
+          },
+          py::arg("frame"), py::arg("joint"), py::arg("xy"),
+          "The temporal edges step() would build for these detections: (detection (K,), track_id "
+          "(K,), features (K, 5), cost (K,), fallback (K,) bool).")
+      .def(
+          "set_joint_positions",
+          [](PyTracker& self, std::int64_t track_id, const py::handle& xy) {
+            const std::int64_t J = self.tracker.settings().num_joints;
+            auto a = as_array<double>(xy, "xy", 2, {J, 2});
+            std::vector<double> v(a.data(), a.data() + a.size());
+            std::lock_guard<std::mutex> lock(self.mutex);
+            self.tracker.set_joint_positions(track_id, v);
+          },
+          py::arg("track_id"), py::arg("xy"),
+          "Override a track's remembered joint positions (J, 2) float64, NaN rows kept (e.g. "
+          "positions warped by optical flow).")
+      .def("tracks",
+           [](PyTracker& self) {
+             std::lock_guard<std::mutex> lock(self.mutex);
+             const auto& tr = self.tracker.tracks();
+             const std::int64_t J = self.tracker.settings().num_joints;
+             const auto T = static_cast<py::ssize_t>(tr.size());
+             std::vector<std::int64_t> id, first, last, nf, jf;
+             std::vector<double> xy, vel, size;
+             std::vector<std::uint8_t> hv, sm;
+             for (const auto& t : tr) {
+               id.push_back(t.id);
+               first.push_back(t.first_frame);
+               last.push_back(t.last_frame);
+               nf.push_back(t.num_frames);
+               jf.insert(jf.end(), t.joint_frame.begin(), t.joint_frame.end());
+               xy.insert(xy.end(), t.xy.begin(), t.xy.end());
+               vel.push_back(t.vx);
+               vel.push_back(t.vy);
+               hv.push_back(t.has_velocity ? 1 : 0);
+               size.push_back(t.size);
+               sm.push_back(t.size_measured ? 1 : 0);
+             }
+             py::dict d;
+             d["id"] = vec_to_numpy(id, {T});
+             d["first_frame"] = vec_to_numpy(first, {T});
+             d["last_frame"] = vec_to_numpy(last, {T});
+             d["num_frames"] = vec_to_numpy(nf, {T});
+             d["xy"] = vec_to_numpy(xy, {T, J, 2});
+             d["joint_frame"] = vec_to_numpy(jf, {T, J});
+             d["velocity"] = vec_to_numpy(vel, {T, 2});
+             d["has_velocity"] = vec_to_numpy(hv, {T}).attr("astype")("bool");
+             d["size"] = vec_to_numpy(size, {T});
+             d["size_measured"] = vec_to_numpy(sm, {T}).attr("astype")("bool");
+             return d;
+           },
+           "The window of tracks as a dict of arrays (id, first_frame, last_frame, num_frames, xy "
+           "(T, J, 2), joint_frame (T, J), velocity (T, 2), has_velocity, size).")
+      .def_property_readonly("next_id", [](PyTracker& self) { return self.tracker.next_id(); })
+      .def_property_readonly("last_frame", [](PyTracker& self) { return self.tracker.last_frame(); })
+      .def_property_readonly("num_joints", [](PyTracker& self) { return self.tracker.settings().num_joints; })
+      .def_property_readonly("max_gap", [](PyTracker& self) { return self.tracker.settings().max_gap; })
+      .def_property_readonly("retired", [](PyTracker& self) {
+        const auto& r = self.tracker.retired();
+        return vec_to_numpy(r, {static_cast<py::ssize_t>(r.size())});
+      });
+}
+
+}  // namespace arttrack::bindings

@@ -1,0 +1,331 @@
+// Unit tests for the spatio-temporal linking (arttrack/tracking.hpp).
+#include <cmath>
+#include <stdexcept>
+#include <vector>
+
+#include "arttrack/tracking.hpp"
+#include "check.hpp"
+
+using namespace arttrack;
+
+namespace {
+
+constexpr std::int64_t kJ = 3;
+
+// One "person": kJ joints around (cx, cy), bound by strongly attractive spatial edges.
+void add_person(FrameDetections& d, double cx, double cy, double score = 0.9, double scale = 1.0) {
+  const std::int64_t base = d.size();
+  for (std::int64_t j = 0; j < kJ; ++j) {
+    d.joint.push_back(j);
+    d.xy.push_back(cx + 10.0 * scale * static_cast<double>(j));
+    d.xy.push_back(cy + 30.0 * scale * static_cast<double>(j));
+    d.score.push_back(score);
+  }
+  for (std::int64_t a = 0; a < kJ; ++a)
+    for (std::int64_t b = a + 1; b < kJ; ++b) {
+      d.edges.push_back({base + a, base + b});
+      d.edge_cost.push_back(-20.0);
+    }
+}
+
+// Makes detections of different people repel each other (one edge per pair of people).
+void separate_people(FrameDetections& d) {
+  const std::int64_t P = d.size() / kJ;
+  for (std::int64_t a = 0; a < P; ++a)
+    for (std::int64_t b = a + 1; b < P; ++b) {
+      d.edges.push_back({a * kJ, b * kJ});
+      d.edge_cost.push_back(1000.0);
+    }
+}
+
+TrackerSettings settings(std::int64_t max_gap = 5) {
+  TrackerSettings s;
+  s.num_joints = kJ;
+  s.max_gap = max_gap;
+  return s;
+}
+
+}  // namespace
+
+ARTTRACK_TEST(features_order_and_values) {
+  const TemporalFeatures f = temporal_features(3.0, 4.0, 10.0, 2);
+  CHECK_NEAR(f[0], 1.0, 1e-12);
+  CHECK_NEAR(f[1], 0.5, 1e-12);
+  CHECK_NEAR(f[2], 0.25, 1e-12);
+  CHECK_NEAR(f[3], 0.25, 1e-12);
+  CHECK_NEAR(f[4], std::log(2.0), 1e-12);
+  CHECK_THROWS(temporal_features(0, 0, 0.0, 1), std::invalid_argument);
+  CHECK_THROWS(temporal_features(0, 0, 1.0, 0), std::invalid_argument);
+  CHECK_THROWS(temporal_features(NAN, 0, 1.0, 1), std::invalid_argument);
+}
+
+ARTTRACK_TEST(model_cost_is_clipped_log_odds) {
+  TemporalModel m;
+  m.weights = {1.0, 0, 0, 0, 0};
+  const TemporalFeatures f = temporal_features(0, 0, 1, 1);
+  CHECK_NEAR(m.probability(f), 1.0 / (1.0 + std::exp(-1.0)), 1e-12);
+  CHECK_NEAR(m.cost(f), -1.0, 1e-12);
+  m.weights = {100.0, 0, 0, 0, 0};
+  CHECK_NEAR(m.cost(f), -std::log((1 - 1e-7) / 1e-7), 1e-9);
+  m.weights = {-100.0, 0, 0, 0, 0};
+  CHECK_NEAR(m.cost(f), std::log((1 - 1e-7) / 1e-7), 1e-9);
+  const TemporalModel d = TemporalModel::default_model();
+  CHECK(d.cost(temporal_features(1, 0, 100, 1)) < 0);    // close: attractive
+  CHECK(d.cost(temporal_features(100, 0, 100, 1)) > 0);  // one person size away: repulsive
+}
+
+ARTTRACK_TEST(two_people_walking_apart_keep_ids) {
+  Tracker tr(settings(), TemporalModel::default_model());
+  std::vector<std::int64_t> first;
+  for (std::int64_t t = 0; t < 10; ++t) {
+    FrameDetections d;
+    add_person(d, 200.0 - 5.0 * static_cast<double>(t), 100.0);
+    add_person(d, 260.0 + 5.0 * static_cast<double>(t), 100.0);
+    separate_people(d);
+    const LinkResult r = tr.step(t, d);
+    CHECK(r.track_id.size() == 6);
+    for (std::int64_t j = 1; j < kJ; ++j) {
+      CHECK(r.track_id[static_cast<std::size_t>(j)] == r.track_id[0]);
+      CHECK(r.track_id[static_cast<std::size_t>(kJ + j)] == r.track_id[kJ]);
+    }
+    CHECK(r.track_id[0] != r.track_id[kJ]);
+    if (t == 0) {
+      first = {r.track_id[0], r.track_id[kJ]};
+      CHECK(r.created.size() == 2);
+    } else {
+      CHECK(r.track_id[0] == first[0]);
+      CHECK(r.track_id[kJ] == first[1]);
+      CHECK(r.created.empty());
+      CHECK(r.continued.size() == 2);
+    }
+  }
+}
+
+ARTTRACK_TEST(occlusion_within_max_gap_keeps_id) {
+  for (std::int64_t max_gap : {1, 5}) {
+    Tracker tr(settings(max_gap), TemporalModel::default_model());
+    std::int64_t id0 = -1, id_back = -1;
+    for (std::int64_t t = 0; t < 10; ++t) {
+      if (t >= 4 && t <= 6) continue;  // occluded for 3 frames
+      FrameDetections d;
+      add_person(d, 100.0 + 2.0 * static_cast<double>(t), 100.0);
+      const LinkResult r = tr.step(t, d);
+      if (t == 0) id0 = r.track_id[0];
+      if (t == 7) id_back = r.track_id[0];
+    }
+    if (max_gap == 5) CHECK(id_back == id0);
+    if (max_gap == 1) CHECK(id_back != id0);
+  }
+}
+
+ARTTRACK_TEST(new_person_gets_new_id) {
+  Tracker tr(settings(), TemporalModel::default_model());
+  FrameDetections d0;
+  add_person(d0, 100, 100);
+  const auto r0 = tr.step(0, d0);
+  FrameDetections d1;
+  add_person(d1, 101, 100);
+  add_person(d1, 500, 100);
+  separate_people(d1);
+  const auto r1 = tr.step(1, d1);
+  CHECK(r1.track_id[0] == r0.track_id[0]);
+  CHECK(r1.track_id[kJ] != r0.track_id[0]);
+  CHECK(r1.created.size() == 1 && r1.created[0] == r1.track_id[kJ]);
+  CHECK(tr.next_id() == 2);
+}
+
+ARTTRACK_TEST(track_never_absorbs_two_tracks) {
+  // Two tracks at the same place; one new person right there: it joins exactly one of them.
+  std::vector<Track> tracks(2);
+  for (int k = 0; k < 2; ++k) {
+    Track& t = tracks[static_cast<std::size_t>(k)];
+    t.id = 10 + k;
+    t.last_frame = 0;
+    t.num_frames = 1;
+    t.size = 100;
+    for (std::int64_t j = 0; j < kJ; ++j) {
+      t.xy.push_back(100 + 10.0 * static_cast<double>(j));
+      t.xy.push_back(100 + 30.0 * static_cast<double>(j));
+      t.joint_frame.push_back(0);
+    }
+  }
+  FrameDetections d;
+  add_person(d, 100, 100);
+  const LinkResult r = link_frame(tracks, 1, d, TemporalModel::default_model(), settings(), 12);
+  CHECK(r.track_id[0] == 10 || r.track_id[0] == 11);
+  CHECK(r.continued.size() == 1);
+  CHECK(r.created.empty());
+}
+
+ARTTRACK_TEST(low_score_detection_rescued_and_suppressed) {
+  Tracker tr(settings(), TemporalModel::default_model());
+  FrameDetections d0;
+  add_person(d0, 100, 100);
+  tr.step(0, d0);
+  // A weak lone detection near a tracked joint is kept by the temporal attraction ...
+  FrameDetections d1;
+  d1.joint = {0};
+  d1.xy = {101, 100};
+  d1.score = {0.3};
+  CHECK(tr.step(1, d1).track_id[0] == 0);
+  // ... a weak detection far from every track is suppressed.
+  FrameDetections d2;
+  d2.joint = {0};
+  d2.xy = {900, 900};
+  d2.score = {0.3};
+  const auto r2 = tr.step(2, d2);
+  CHECK(r2.track_id[0] == -1);
+  CHECK(r2.created.empty());
+}
+
+ARTTRACK_TEST(velocity_compensation_resolves_fast_crossing) {
+  // Two people (size ~190 px) move 20 px/frame towards each other and pass within one frame
+  // (x gap 30 at t = 3, -10 at t = 4); without motion compensation the nearest previous
+  // position at t = 4 is the other person's.
+  for (bool use_velocity : {true, false}) {
+    TrackerSettings s = settings();
+    s.use_velocity = use_velocity;
+    Tracker tr(s, TemporalModel::default_model());
+    std::int64_t a = -1, b = -1;
+    bool kept = true;
+    for (std::int64_t t = 0; t < 8; ++t) {
+      FrameDetections d;
+      add_person(d, 0.0 + 20.0 * static_cast<double>(t), 100.0, 0.9, 3.0);
+      add_person(d, 150.0 - 20.0 * static_cast<double>(t), 104.0, 0.9, 3.0);
+      separate_people(d);
+      const auto r = tr.step(t, d);
+      if (t == 0) {
+        a = r.track_id[0];
+        b = r.track_id[kJ];
+      }
+      kept = kept && r.track_id[0] == a && r.track_id[kJ] == b;
+    }
+    CHECK(kept == use_velocity);
+  }
+}
+
+ARTTRACK_TEST(assign_and_candidates) {
+  Tracker tr(settings(), TemporalModel::default_model());
+  FrameDetections d;
+  add_person(d, 100, 100);
+  add_person(d, 400, 100);
+  tr.assign(0, d, {7, 7, 7, 3, 3, 3});
+  CHECK(tr.tracks().size() == 2);
+  CHECK(tr.next_id() == 8);
+  FrameDetections d1;
+  add_person(d1, 102, 100);
+  const auto c = tr.candidates(1, d1);
+  CHECK(c.size() == 3);  // the other track is gated out
+  for (const auto& e : c) {
+    CHECK(tr.tracks()[static_cast<std::size_t>(e.track)].id == 7);
+    CHECK_NEAR(e.features[1], 2.0 / tr.tracks()[static_cast<std::size_t>(e.track)].size, 1e-9);
+  }
+  CHECK_THROWS(tr.assign(0, d1, {1, 1, 1}), std::invalid_argument);  // not increasing
+  CHECK_THROWS(tr.assign(2, d1, {1, 1}), std::invalid_argument);     // wrong length
+  CHECK_THROWS(tr.assign(2, d1, {1, -2, 1}), std::invalid_argument);
+}
+
+ARTTRACK_TEST(set_joint_positions_overrides_prediction) {
+  TrackerSettings s = settings();
+  s.use_velocity = false;
+  Tracker tr(s, TemporalModel::default_model());
+  FrameDetections d0;
+  add_person(d0, 100, 100);
+  tr.step(0, d0);
+  std::vector<double> warped;
+  for (std::int64_t j = 0; j < kJ; ++j) {
+    warped.push_back(300 + 10.0 * static_cast<double>(j));
+    warped.push_back(100 + 30.0 * static_cast<double>(j));
+  }
+  tr.set_joint_positions(0, warped);
+  FrameDetections d1;
+  add_person(d1, 300, 100);
+  CHECK(tr.step(1, d1).track_id[0] == 0);
+  CHECK_THROWS(tr.set_joint_positions(99, warped), std::invalid_argument);
+  CHECK_THROWS(tr.set_joint_positions(0, {1.0}), std::invalid_argument);
+}
+
+ARTTRACK_TEST(bad_input_throws) {
+  TrackerSettings bad = settings();
+  bad.num_joints = 0;
+  CHECK_THROWS(Tracker(bad, TemporalModel::default_model()), std::invalid_argument);
+  bad = settings();
+  bad.track_repulsion = -1;
+  CHECK_THROWS(Tracker(bad, TemporalModel::default_model()), std::invalid_argument);
+  bad = settings();
+  bad.max_gap = -1;
+  CHECK_THROWS(Tracker(bad, TemporalModel::default_model()), std::invalid_argument);
+  TemporalModel nanm;
+  nanm.weights[0] = NAN;
+  CHECK_THROWS(Tracker(settings(), nanm), std::invalid_argument);
+
+  Tracker tr(settings(), TemporalModel::default_model());
+  FrameDetections d;
+  d.joint = {5};
+  d.xy = {0, 0};
+  d.score = {0.5};
+  CHECK_THROWS(tr.step(0, d), std::invalid_argument);  // joint out of range
+  d.joint = {0};
+  d.xy = {NAN, 0};
+  CHECK_THROWS(tr.step(0, d), std::invalid_argument);
+  d.xy = {0, 0};
+  d.score = {1.5};
+  CHECK_THROWS(tr.step(0, d), std::invalid_argument);
+  d.score = {0.5};
+  d.edges = {{0, 1}};
+  d.edge_cost = {1.0};
+  CHECK_THROWS(tr.step(0, d), std::invalid_argument);  // endpoint out of range
+  d.edges = {{0, 0}};
+  CHECK_THROWS(tr.step(0, d), std::invalid_argument);  // self loop
+  d.edges.clear();
+  d.edge_cost.clear();
+  d.xy = {0};
+  CHECK_THROWS(tr.step(0, d), std::invalid_argument);  // xy size
+  d.xy = {0, 0};
+  d.score = {0.9};
+  CHECK_THROWS(tr.step(-1, d), std::invalid_argument);
+  tr.step(3, d);
+  CHECK_THROWS(tr.step(3, d), std::invalid_argument);
+  CHECK(tr.tracks().size() == 1);  // failures left the state untouched
+}
+
+ARTTRACK_TEST(fallback_edges_link_joints_the_track_never_showed) {
+  for (double scale : {0.5, 0.0}) {
+    TrackerSettings s = settings();
+    s.fallback_cost_scale = scale;
+    Tracker tr(s, TemporalModel::default_model());
+    FrameDetections d0;  // only joint 0 of a person entering the image
+    d0.joint = {0};
+    d0.xy = {100, 100};
+    d0.score = {0.9};
+    tr.step(0, d0);
+    FrameDetections d1;  // now joints 1 and 2 only, bound together, next to it
+    d1.joint = {1, 2};
+    d1.xy = {104, 110, 110, 140};
+    d1.score = {0.9, 0.9};
+    d1.edges = {{0, 1}};
+    d1.edge_cost = {-20.0};
+    const auto c = tr.candidates(1, d1);
+    CHECK(c.size() == (scale > 0 ? 2u : 0u));
+    for (const auto& e : c) CHECK(e.fallback && e.cost <= 0.0);
+    const auto r = tr.step(1, d1);
+    CHECK((r.track_id[0] == 0) == (scale > 0));
+    CHECK(r.track_id[0] == r.track_id[1]);
+  }
+}
+
+ARTTRACK_TEST(retirement) {
+  Tracker tr(settings(2), TemporalModel::default_model());
+  FrameDetections d;
+  add_person(d, 100, 100);
+  tr.step(0, d);
+  FrameDetections empty;
+  tr.step(3, empty);  // unseen for 2 frames: still live
+  CHECK(tr.tracks().size() == 1);
+  CHECK(tr.retired().empty());
+  tr.step(4, empty);  // unseen for 3 > max_gap frames: retired
+  CHECK(tr.tracks().empty());
+  CHECK(tr.retired().size() == 1 && tr.retired()[0] == 0);
+}
+
+ARTTRACK_TEST_MAIN()

@@ -1,0 +1,559 @@
+"""Spatio-temporal linking: persistent track ids for people (ArtTrack's tracking, fast variant).
+
+Frame by frame, one node-labelling multicut instance is solved (by the same solver as the
+spatial grouping, :func:`arttrack.postprocess.partition`, in the C++ core):
+
+- nodes: the frame's detections (joint type, xy, score; node cost ``log((1-s)/s)``) and one
+  *super-node* per live track (a track seen within the last ``max_gap + 1`` frames), with a
+  very negative node cost so that it is always active;
+- edges: the frame's spatial edges (given), *temporal* edges between a new detection of
+  joint ``j`` and each live track that remembers a position of joint ``j`` (cost from the
+  learned :class:`TemporalModel`; no edge when the normalised distance exceeds
+  ``max_normalized_distance``), and a very positive edge between every two track
+  super-nodes, so tracks never merge. A track that never showed joint ``j`` (a person
+  entering the image with a few joints visible) links detections of ``j`` by *fallback*
+  edges computed against its nearest remembered joint, with cost
+  ``fallback_cost_scale * min(cost, 0)``: attractive when close, never repulsive.
+
+A cluster containing a track super-node continues that track; a cluster of new detections
+only starts a new track; suppressed detections get no track (``-1``). A track unseen for
+more than ``max_gap`` consecutive frames retires; a person occluded for up to ``max_gap``
+frames keeps the id.
+
+Temporal features (C++ ``arttrack::temporal_features``, order fixed)::
+
+    [1, r, r**2, r / g, log(g)]
+
+with ``g >= 1`` the frame gap since the track's last position of the joint,
+``r = |xy - predicted| / size``, ``predicted`` the track's last position of the joint moved
+by the track's velocity times ``g`` (motion compensation, when on and known; callers may
+also overwrite the remembered positions, e.g. warped by optical flow, with
+:meth:`Tracker.set_joint_positions`), and ``size`` the track's person size (bounding-box
+diagonal of its remembered joints, smoothed; a track never seen with two distinct joints
+borrows the median size of the other tracks). ``p(same) = sigmoid(w . f)``, cost
+``log((1-p)/p)`` with ``p`` clipped to ``[1e-7, 1 - 1e-7]``. The velocity is the mean
+per-frame displacement of the joints seen in both of a track's latest observations,
+exponentially smoothed.
+
+Whole people from any pose estimator (``(P, J, 3)`` arrays, x, y, score, NaN for a missing
+joint) are fed as detections whose joints are bound together by strongly attractive
+spatial edges, with one strongly repulsive edge between every two people of a frame.
+
+:func:`hungarian_baseline` is the comparison method: people matched frame by frame to the
+tracks' last poses by :func:`scipy.optimize.linear_sum_assignment` on mean joint distance
+normalised by the track's person size, with a gate and the same ``max_gap`` memory.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Literal, Sequence
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment, minimize
+
+from arttrack._native import core
+
+log = logging.getLogger(__name__)
+
+FEATURE_NAMES: tuple[str, ...] = ("bias", "r", "r2", "r_over_gap", "log_gap")
+NUM_FEATURES = len(FEATURE_NAMES)
+_FORMAT = "arttrack-temporal-model"
+_FORMAT_VERSION = 1
+# Spatial edge costs that tie the joints of one given person together / keep two people of
+# one frame apart. They dominate any sum of clipped temporal costs (|cost| <= 16.2 per edge).
+PERSON_BINDING_COST = -1.0e4
+PERSON_REPULSION_COST = 1.0e4
+
+assert core.NUM_TEMPORAL_FEATURES == NUM_FEATURES
+
+
+def temporal_features(displacement: np.ndarray, size: np.ndarray, gap: np.ndarray) -> np.ndarray:
+    """(N, 5) features of displacements (N, 2) from the predicted position, person sizes
+    (N,) and frame gaps (N,) (see the module docstring)."""
+    d = np.ascontiguousarray(displacement, dtype=np.float64).reshape(-1, 2)
+    s = np.ascontiguousarray(size, dtype=np.float64).reshape(-1)
+    g = np.ascontiguousarray(gap, dtype=np.int64).reshape(-1)
+    return core.temporal_features(d, s, g)
+
+
+# --------------------------------------------------------------------------------------
+# temporal model
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TemporalModel:
+    """Logistic model of p(same person) for a temporal link, ``sigmoid(weights . f)``.
+
+    ``use_velocity`` records whether the features were computed with motion compensation
+    (the tracker uses the same setting by default); ``max_gap`` is the gap it was fitted
+    for. ``num_positives`` / ``num_negatives`` describe the training pairs (0 for the
+    built-in default).
+    """
+
+    weights: tuple[float, ...]
+    use_velocity: bool = True
+    max_gap: int = 5
+    num_positives: int = 0
+    num_negatives: int = 0
+
+    def __post_init__(self) -> None:
+        w = tuple(float(v) for v in np.asarray(self.weights, dtype=np.float64).reshape(-1))
+        if len(w) != NUM_FEATURES:
+            raise ValueError(f"TemporalModel needs {NUM_FEATURES} weights ({', '.join(FEATURE_NAMES)}), "
+                             f"got {len(w)}")
+        if not all(np.isfinite(w)):
+            raise ValueError("TemporalModel weights must be finite")
+        if int(self.max_gap) < 0:
+            raise ValueError(f"max_gap must be >= 0, got {self.max_gap}")
+        object.__setattr__(self, "weights", w)
+
+    @classmethod
+    def default(cls) -> "TemporalModel":
+        """Built-in model ``[4, -12, -4, 0, -0.5]``: p = 0.5 at r ~ 0.3 person sizes for
+        g = 1, no extra tolerance for larger gaps (the prediction is motion-compensated) but a
+        small ``log(g)`` penalty, so that of two similar tracks the fresher one wins."""
+        return cls(weights=tuple(core.default_temporal_weights().tolist()))
+
+    @property
+    def weight_array(self) -> np.ndarray:
+        return np.asarray(self.weights, dtype=np.float64)
+
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        z = np.asarray(features, dtype=np.float64) @ self.weight_array
+        return 0.5 * (1.0 + np.tanh(0.5 * z))  # numerically stable sigmoid
+
+    def cost(self, features: np.ndarray) -> np.ndarray:
+        p = np.clip(self.probability(features), 1e-7, 1 - 1e-7)
+        return np.log((1 - p) / p)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write an ``.npz`` (our own format, see :meth:`load`), atomically."""
+        path = Path(path)
+        buf = io.BytesIO()
+        np.savez(buf, format=np.array(_FORMAT), version=np.array(_FORMAT_VERSION),
+                 weights=self.weight_array, feature_names=np.array(FEATURE_NAMES),
+                 use_velocity=np.array(bool(self.use_velocity)), max_gap=np.array(int(self.max_gap)),
+                 num_positives=np.array(int(self.num_positives)),
+                 num_negatives=np.array(int(self.num_negatives)))
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(buf.getvalue())
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "TemporalModel":
+        """Read a model written by :meth:`save`; ``ValueError`` on anything else."""
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
+        except FileNotFoundError:
+            raise ValueError(f"temporal model not found: {path}") from None
+        except (OSError, ValueError, EOFError) as exc:
+            raise ValueError(f"{path} is not a temporal model .npz file ({exc})") from None
+        if data.get("format") is None or str(data["format"]) != _FORMAT:
+            raise ValueError(f"{path} is not an arttrack temporal model (missing format tag {_FORMAT!r})")
+        if int(data.get("version", -1)) != _FORMAT_VERSION:
+            raise ValueError(f"{path}: unsupported temporal model version {data.get('version')}")
+        names = tuple(str(n) for n in data.get("feature_names", ()))
+        if names != FEATURE_NAMES:
+            raise ValueError(f"{path}: temporal model features {names} do not match {FEATURE_NAMES}")
+        try:
+            return cls(weights=tuple(np.asarray(data["weights"], dtype=np.float64).reshape(-1)),
+                       use_velocity=bool(data["use_velocity"]), max_gap=int(data["max_gap"]),
+                       num_positives=int(data["num_positives"]), num_negatives=int(data["num_negatives"]))
+        except KeyError as exc:
+            raise ValueError(f"{path}: temporal model lacks {exc}") from None
+
+
+# --------------------------------------------------------------------------------------
+# people -> detections
+# --------------------------------------------------------------------------------------
+def _as_people(people: np.ndarray | Sequence, num_joints: int | None = None) -> np.ndarray:
+    """(P, J, 3) float64 x, y, score; missing joints NaN. Accepts (P, J, 2) (score 1)."""
+    a = np.asarray(people, dtype=np.float64)
+    if a.size == 0 and num_joints is not None:
+        return np.zeros((0, num_joints, 3))
+    if a.ndim != 3 or a.shape[2] not in (2, 3):
+        raise ValueError(f"people must have shape (P, J, 3) or (P, J, 2), got {a.shape}")
+    if num_joints is not None and a.shape[1] != num_joints:
+        raise ValueError(f"people have {a.shape[1]} joints, the tracker expects {num_joints}")
+    if a.shape[2] == 2:
+        a = np.concatenate([a, np.ones(a.shape[:2] + (1,))], axis=2)
+    else:
+        a = a.copy()
+    bad = ~np.isfinite(a[..., 0]) | ~np.isfinite(a[..., 1])
+    a[bad, :2] = np.nan
+    s = a[..., 2]
+    s[~np.isfinite(s)] = 1.0
+    a[..., 2] = np.clip(s, 0.0, 1.0)
+    return a
+
+
+@dataclass(frozen=True)
+class PeopleDetections:
+    """Detections of whole people with their binding/repulsion spatial edges."""
+
+    joint: np.ndarray  # (N,) int64
+    xy: np.ndarray  # (N, 2) float64
+    score: np.ndarray  # (N,) float64 (positions' weights)
+    person: np.ndarray  # (N,) int64, index of the person in the frame
+    edges: np.ndarray  # (E, 2) int64
+    edge_cost: np.ndarray  # (E,) float64
+
+
+def people_to_detections(people: np.ndarray) -> PeopleDetections:
+    """Flattens (P, J, 3) people (NaN = missing joint) into detections: a star of strongly
+    attractive edges from each person's first present joint (its anchor) to its other joints,
+    and a strongly repulsive edge between the anchors of every two people."""
+    a = _as_people(people)
+    present = np.isfinite(a[..., 0])
+    pi, ji = np.nonzero(present)
+    n = len(pi)
+    joint = ji.astype(np.int64)
+    xy = a[pi, ji, :2].astype(np.float64)
+    score = a[pi, ji, 2].astype(np.float64)
+    person = pi.astype(np.int64)
+    if n == 0:
+        return PeopleDetections(joint, xy.reshape(0, 2), score, person, np.zeros((0, 2), np.int64), np.zeros(0))
+    first = np.full(a.shape[0], -1, dtype=np.int64)
+    starts = np.r_[0, np.flatnonzero(np.diff(person)) + 1]
+    first[person[starts]] = starts
+    anchor = first[person]
+    non_anchor = np.arange(n) != anchor
+    bind = np.stack([anchor[non_anchor], np.arange(n)[non_anchor]], axis=1)
+    anchors = first[first >= 0]
+    ia, ib = np.triu_indices(len(anchors), k=1)
+    rep = np.stack([anchors[ia], anchors[ib]], axis=1)
+    edges = np.concatenate([bind, rep]).astype(np.int64).reshape(-1, 2)
+    cost = np.concatenate([np.full(len(bind), PERSON_BINDING_COST), np.full(len(rep), PERSON_REPULSION_COST)])
+    return PeopleDetections(joint, xy, score, person, edges, cost)
+
+
+# --------------------------------------------------------------------------------------
+# tracker
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FrameLinks:
+    """Result of one frame: ``track_id`` per detection (or per person), -1 = no track."""
+
+    frame: int
+    track_id: np.ndarray
+    continued: np.ndarray
+    created: np.ndarray
+    retired: np.ndarray
+    objective: float
+
+
+class Tracker:
+    """Spatio-temporal tracker (the C++ ``arttrack::Tracker`` holds the window of tracks).
+
+    Feed frames in increasing order with :meth:`step_detections` (raw detections plus spatial
+    edges and costs, e.g. from :func:`arttrack.postprocess.pairwise_terms`) or
+    :meth:`step_people` (whole people from any pose estimator). ``frame`` defaults to the
+    previous frame + 1; gaps between frame numbers count as unseen frames.
+    """
+
+    def __init__(self, num_joints: int, model: TemporalModel | None = None, max_gap: int = 5,
+                 use_velocity: bool | None = None, method: Literal["gaec", "gaec+klj"] = "gaec+klj",
+                 max_normalized_distance: float = 3.0, fallback_cost_scale: float = 0.5,
+                 default_person_size: float = 100.0,
+                 velocity_smoothing: float = 0.5, size_smoothing: float = 0.5) -> None:
+        self.model = model if model is not None else TemporalModel.default()
+        self.use_velocity = self.model.use_velocity if use_velocity is None else bool(use_velocity)
+        self._core = core.Tracker(
+            int(num_joints), weights=self.model.weight_array, max_gap=int(max_gap),
+            use_velocity=self.use_velocity, velocity_smoothing=float(velocity_smoothing),
+            size_smoothing=float(size_smoothing), default_person_size=float(default_person_size),
+            max_normalized_distance=float(max_normalized_distance),
+            fallback_cost_scale=float(fallback_cost_scale), method=method)
+        self.num_joints = int(num_joints)
+        self.max_gap = int(max_gap)
+
+    def _next_frame(self, frame: int | None) -> int:
+        if frame is not None:
+            return int(frame)
+        return int(self._core.last_frame) + 1
+
+    def step_detections(self, joint: np.ndarray, xy: np.ndarray, score: np.ndarray | None = None,
+                        edges: np.ndarray | None = None, edge_cost: np.ndarray | None = None,
+                        frame: int | None = None) -> FrameLinks:
+        """Links one frame of raw detections; ``track_id`` per detection."""
+        f = self._next_frame(frame)
+        j = np.ascontiguousarray(joint, dtype=np.int64).reshape(-1)
+        p = np.ascontiguousarray(xy, dtype=np.float64).reshape(-1, 2)
+        s = None if score is None else np.ascontiguousarray(score, dtype=np.float64).reshape(-1)
+        e = None if edges is None else np.ascontiguousarray(edges, dtype=np.int64).reshape(-1, 2)
+        c = None if edge_cost is None else np.ascontiguousarray(edge_cost, dtype=np.float64).reshape(-1)
+        tid, cont, created, obj = self._core.step(f, j, p, s, e, c)
+        return FrameLinks(f, tid, cont, created, self._core.retired, float(obj))
+
+    def step_people(self, people: np.ndarray, frame: int | None = None) -> FrameLinks:
+        """Links one frame of whole people (P, J, 3) (x, y, score; NaN = missing joint);
+        ``track_id`` per person (-1 for a person without any joint)."""
+        a = _as_people(people, self.num_joints)
+        d = people_to_detections(a)
+        # Every given person is kept: score 1 for the node costs (one detection per joint and
+        # person, so the scores would only weight a mean of a single position).
+        links = self.step_detections(d.joint, d.xy, np.ones(len(d.joint)), d.edges, d.edge_cost, frame)
+        per_person = np.full(a.shape[0], -1, dtype=np.int64)
+        if len(d.person):
+            per_person[d.person] = links.track_id  # joints of one person share the id
+        return FrameLinks(links.frame, per_person, links.continued, links.created, links.retired, links.objective)
+
+    def set_joint_positions(self, track_id: int, xy: np.ndarray) -> None:
+        """Overwrite a live track's remembered joint positions (J, 2) (NaN rows kept), e.g.
+        warped by optical flow; use ``use_velocity=False`` when they already include motion."""
+        self._core.set_joint_positions(int(track_id), np.ascontiguousarray(xy, dtype=np.float64))
+
+    def tracks(self) -> dict[str, np.ndarray]:
+        """The live window: id, first_frame, last_frame, num_frames, xy (T, J, 2),
+        joint_frame (T, J), velocity (T, 2), has_velocity, size."""
+        return self._core.tracks()
+
+    @property
+    def next_id(self) -> int:
+        return int(self._core.next_id)
+
+
+def _frame_numbers(n: int, frame_ids: Sequence[int] | None) -> list[int]:
+    if frame_ids is None:
+        return list(range(n))
+    ids = [int(f) for f in frame_ids]
+    if len(ids) != n:
+        raise ValueError(f"frame_ids has {len(ids)} entries for {n} frames")
+    if any(b <= a for a, b in zip(ids, ids[1:])) or (ids and ids[0] < 0):
+        raise ValueError("frame_ids must be non-negative and strictly increasing")
+    return ids
+
+
+def track_people(frames_of_people: Sequence[np.ndarray], model: TemporalModel | None = None,
+                 max_gap: int = 5, frame_ids: Sequence[int] | None = None, **tracker_kwargs) -> list[np.ndarray]:
+    """Spatio-temporal tracking of per-frame people; returns per frame (P,) int64 track ids
+    (-1 only for people without any joint)."""
+    frames = list(frames_of_people)
+    fids = _frame_numbers(len(frames), frame_ids)
+    if not frames:
+        return []
+    j = _infer_num_joints(frames)
+    tracker = Tracker(j, model=model, max_gap=max_gap, **tracker_kwargs)
+    return [tracker.step_people(_as_people(p, j), frame=f).track_id for p, f in zip(frames, fids)]
+
+
+def _infer_num_joints(frames: Sequence[np.ndarray]) -> int:
+    for p in frames:
+        a = np.asarray(p)
+        if a.ndim == 3:
+            return int(a.shape[1])
+    raise ValueError("cannot tell the number of joints: no frame holds a (P, J, 3) array")
+
+
+# --------------------------------------------------------------------------------------
+# Hungarian baseline
+# --------------------------------------------------------------------------------------
+def _pose_size(xy: np.ndarray) -> float:
+    ok = np.isfinite(xy[:, 0])
+    if ok.sum() < 2:
+        return float("nan")
+    p = xy[ok]
+    return float(np.hypot(*(p.max(0) - p.min(0))))
+
+
+def hungarian_baseline(frames_of_people: Sequence[np.ndarray], max_gap: int = 5, gate: float = 0.5,
+                       frame_ids: Sequence[int] | None = None, default_person_size: float = 100.0
+                       ) -> list[np.ndarray]:
+    """Frame-by-frame tracking by bipartite matching, the comparison method.
+
+    Each frame's people are matched to the live tracks (seen within the last ``max_gap + 1``
+    frames) by :func:`scipy.optimize.linear_sum_assignment` on the mean distance over the
+    joints present in both, divided by the track's person size (bounding-box diagonal of its
+    last pose); pairs with no common joint or a cost above ``gate`` are never matched.
+    Unmatched people start new tracks. A track's pose is replaced by the matched person's
+    (keeping joints the person lacks). Returns per frame (P,) int64 ids (-1 for people
+    without any joint).
+    """
+    if max_gap < 0:
+        raise ValueError(f"max_gap must be >= 0, got {max_gap}")
+    frames = list(frames_of_people)
+    fids = _frame_numbers(len(frames), frame_ids)
+    if not frames:
+        return []
+    nj = _infer_num_joints(frames)
+    tracks: dict[int, dict] = {}
+    next_id = 0
+    out: list[np.ndarray] = []
+    for people, f in zip(frames, fids):
+        a = _as_people(people, nj)
+        for tid in [t for t, tr in tracks.items() if f - tr["last"] > max_gap + 1]:
+            del tracks[tid]
+        live = list(tracks)
+        P, T = a.shape[0], len(live)
+        ids = np.full(P, -1, dtype=np.int64)
+        has_joint = np.isfinite(a[..., 0]).any(axis=1)
+        if P and T:
+            cost = np.full((P, T), np.inf)
+            for k, tid in enumerate(live):
+                tr = tracks[tid]
+                d = np.hypot(*(a[:, :, :2] - tr["xy"][None]).transpose(2, 0, 1))  # (P, J)
+                ok = np.isfinite(d)
+                cnt = ok.sum(1)
+                mean = np.where(cnt > 0, np.where(ok, d, 0).sum(1) / np.maximum(cnt, 1), np.inf)
+                cost[:, k] = mean / tr["size"]
+            allowed = cost <= gate
+            big = 1e6
+            rows, cols = linear_sum_assignment(np.where(allowed, cost, big))
+            for r, c in zip(rows, cols):
+                if allowed[r, c]:
+                    ids[r] = live[c]
+        for p in range(P):
+            if not has_joint[p]:
+                continue
+            if ids[p] < 0:
+                ids[p] = next_id
+                next_id += 1
+                tracks[int(ids[p])] = {"xy": np.full((nj, 2), np.nan), "size": default_person_size, "last": f}
+            tr = tracks[int(ids[p])]
+            ok = np.isfinite(a[p, :, 0])
+            tr["xy"][ok] = a[p, ok, :2]
+            s = _pose_size(a[p, :, :2])
+            if np.isfinite(s) and s > 0:
+                tr["size"] = s
+            tr["last"] = f
+        out.append(ids)
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# fitting the temporal model
+# --------------------------------------------------------------------------------------
+AnnotatedFrame = tuple  # (people (P, J, 3) or (P, J, 2) with NaN for missing joints, track_ids (P,))
+
+
+def temporal_training_pairs(clips: Iterable[Sequence[AnnotatedFrame]], max_gap: int = 5,
+                            strides: Sequence[int] = (1, 2, 3), use_velocity: bool = True,
+                            drop_prob: float = 0.0, seed: int = 0,
+                            max_normalized_distance: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
+    """Features (M, 5) and labels (M,) of temporal links from annotated clips.
+
+    Each clip is a list of frames ``(people, track_ids)``. The C++ tracker is run with the
+    annotated assignment (teacher forcing), so the features are computed from exactly the
+    track state (last joint positions, velocity, size) the tracker has at inference. For
+    every frame, each candidate link (detection of joint j, live track remembering joint j,
+    within the distance gate) is a positive when the track id equals the person's id, else a
+    negative. Frame strides in ``strides`` produce gaps > 1; ``drop_prob`` drops joints at
+    random (simulating missed detections).
+    """
+    rng = np.random.default_rng(seed)
+    feats: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
+    for clip in clips:
+        clip = list(clip)
+        if not clip:
+            continue
+        nj = _infer_num_joints([fr[0] for fr in clip])
+        for stride in strides:
+            if stride < 1:
+                raise ValueError(f"strides must be >= 1, got {stride}")
+            if stride > max_gap + 1:
+                continue
+            tr = core.Tracker(nj, max_gap=int(max_gap), use_velocity=bool(use_velocity),
+                              max_normalized_distance=float(max_normalized_distance))
+            for k, fi in enumerate(range(0, len(clip), stride)):
+                people, tids = clip[fi]
+                a = _as_people(people, nj)
+                tids = np.asarray(tids, dtype=np.int64).reshape(-1)
+                if len(tids) != a.shape[0]:
+                    raise ValueError(f"frame {fi}: {a.shape[0]} people but {len(tids)} track ids")
+                present = np.isfinite(a[..., 0])
+                if drop_prob > 0:
+                    present &= rng.random(present.shape) >= drop_prob
+                pi, ji = np.nonzero(present)
+                joint = ji.astype(np.int64)
+                xy = np.ascontiguousarray(a[pi, ji, :2])
+                det_tid = tids[pi]
+                frame = k * stride
+                det, cand_tid, f, _, fallback = tr.candidates(frame, joint, xy)
+                own = ~fallback
+                if own.any():
+                    feats.append(f[own])
+                    labels.append(det_tid[det[own]] == cand_tid[own])
+                tr.assign(frame, joint, xy, np.ones(len(joint)), det_tid)
+    if not feats:
+        return np.zeros((0, NUM_FEATURES)), np.zeros(0, dtype=bool)
+    return np.concatenate(feats), np.concatenate(labels)
+
+
+def fit_temporal_model(clips: Iterable[Sequence[AnnotatedFrame]], max_gap: int = 5,
+                       strides: Sequence[int] = (1, 2, 3), use_velocity: bool = True,
+                       drop_prob: float = 0.1, l2: float = 1e-3, balanced: bool = True,
+                       seed: int = 0) -> TemporalModel:
+    """Fits the temporal logistic regression on annotated clips (see
+    :func:`temporal_training_pairs`) by minimising the mean log-loss plus
+    ``l2 / 2 * |w[1:]|^2`` (bias not penalised) with L-BFGS.
+
+    ``balanced`` weights positives and negatives equally (a prior of 1/2). The tracker sums
+    the costs of all of a person's temporal edges, so a prior inside every edge's log-odds
+    would be counted once per joint; with balanced classes the per-edge costs carry only
+    the evidence of the displacement.
+
+    The fit is constrained so that p(same) never increases with the frame gap at a fixed
+    displacement (``w[r_over_gap] >= 0``, ``w[log_gap] <= 0``): otherwise a stale duplicate
+    track could win over the track updated in the previous frame.
+    """
+    X, y = temporal_training_pairs(clips, max_gap=max_gap, strides=strides, use_velocity=use_velocity,
+                                   drop_prob=drop_prob, seed=seed)
+    npos, nneg = int(y.sum()), int((~y).sum())
+    if npos == 0 or nneg == 0:
+        raise ValueError(f"fitting needs both same-track and different-track pairs; got {npos} "
+                         f"positives and {nneg} negatives (give clips with several people)")
+    sw = np.where(y, 0.5 * len(y) / npos, 0.5 * len(y) / nneg) if balanced else np.ones(len(y))
+    w = _fit_logistic(X, y.astype(np.float64), sw, l2)
+    log.info("temporal model fitted on %d positive / %d negative pairs: %s", npos, nneg,
+             dict(zip(FEATURE_NAMES, np.round(w, 3))))
+    return TemporalModel(weights=tuple(w), use_velocity=use_velocity, max_gap=max_gap,
+                         num_positives=npos, num_negatives=nneg)
+
+
+def _fit_logistic(X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, l2: float) -> np.ndarray:
+    s = 2.0 * y - 1.0  # +-1
+    reg = np.full(X.shape[1], l2)
+    reg[0] = 0.0
+    sw = sample_weight / sample_weight.sum()
+
+    def f(w: np.ndarray) -> tuple[float, np.ndarray]:
+        m = s * (X @ w)
+        loss = np.sum(sw * np.logaddexp(0.0, -m)) + 0.5 * np.sum(reg * w * w)
+        sig = 0.5 * (1.0 + np.tanh(-0.5 * m))  # sigmoid(-m)
+        grad = -(X.T @ (sw * s * sig)) + reg * w
+        return float(loss), grad
+
+    w0 = np.asarray(core.default_temporal_weights(), dtype=np.float64)
+    # p(same) must not increase with the gap at a fixed displacement (a staler track is never
+    # more credible): with r >= 0, d logit / d g = -w3 r / g^2 + w4 / g <= 0 iff w3 >= 0, w4 <= 0.
+    bounds = [(None, None)] * NUM_FEATURES
+    bounds[FEATURE_NAMES.index("r_over_gap")] = (0.0, None)
+    bounds[FEATURE_NAMES.index("log_gap")] = (None, 0.0)
+    w0 = np.clip(w0, [b[0] if b[0] is not None else -np.inf for b in bounds],
+                 [b[1] if b[1] is not None else np.inf for b in bounds])
+    res = minimize(f, w0, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 500})
+    if not np.all(np.isfinite(res.x)):
+        raise ValueError("temporal model fit diverged")
+    return res.x
+
+
+__all__ = [
+    "FEATURE_NAMES",
+    "FrameLinks",
+    "PeopleDetections",
+    "TemporalModel",
+    "Tracker",
+    "fit_temporal_model",
+    "hungarian_baseline",
+    "people_to_detections",
+    "temporal_features",
+    "temporal_training_pairs",
+    "track_people",
+]
