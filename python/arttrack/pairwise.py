@@ -17,12 +17,18 @@ File format (``.npz``, written by :func:`save_pairwise_stats`)::
     count         (C,)  int64  number of labeled pairs per row
     global_scale  float
 
-CLI (argparse subcommands; ``fit`` for the spatial / temporal models goes beside ``stats``)::
+CLI (argparse subcommands)::
 
     python -m arttrack.pairwise stats --dataset coco --ann person_keypoints_train2017.json \
         --out stats.npz [--global-scale 1.0]
     python -m arttrack.pairwise stats --dataset mpii --ann mpii_human_pose_v1_u12_1.mat \
         --out stats.npz
+    python -m arttrack.pairwise fit --config CFG --ckpt CKPT [--num-images N] --out spatial.npz \
+        [--temporal-out temporal.npz --clips POSETRACK_ANNOTATIONS]
+
+``fit`` trains the spatial model (one logistic regression per pair of the joint set's
+sparse pair graph) on the network's own detections over the config's training images;
+see :mod:`arttrack.spatial_fit`.
 """
 
 from __future__ import annotations
@@ -202,6 +208,103 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _temporal_fitter():
+    """``arttrack.tracking.fit_temporal_model`` when it exists, else ValueError."""
+    try:
+        from arttrack.tracking import fit_temporal_model
+    except ImportError as exc:
+        raise ValueError("temporal model fitting needs arttrack.tracking.fit_temporal_model, which "
+                         f"this installation does not provide ({exc}); it is fitted on annotated "
+                         "clips (PoseTrack 2018), not on single images") from None
+    return fit_temporal_model
+
+
+def posetrack_clips(path: Union[str, os.PathLike], num_videos: Optional[int] = None
+                    ) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+    """Annotated clips for the temporal model from PoseTrack 2018 ground truth (a file or a
+    folder of per-video files): per video, each run of consecutive labelled frames becomes
+    one clip of ``(people (P, 17, 3) with NaN for missing joints, track_ids (P,) int64)``."""
+    from arttrack.eval.posetrack import load_ground_truth
+
+    gt = load_ground_truth(path)
+    clips: list[list[tuple[np.ndarray, np.ndarray]]] = []
+    for n, (video, frames) in enumerate(sorted(gt.videos.items())):
+        if num_videos is not None and n >= num_videos:
+            break
+        ids: dict[object, int] = {}
+        run: list[tuple[np.ndarray, np.ndarray]] = []
+        last = None
+        for fi in sorted(frames):
+            if last is not None and fi != last + 1 and run:
+                clips.append(run)
+                run = []
+            last = fi
+            people = frames[fi].people
+            arr = np.full((len(people), 17, 3), np.nan)
+            for k, p in enumerate(people):
+                arr[k, p.present, :2] = p.keypoints[p.present]
+                arr[k, p.present, 2] = 1.0
+            tids = np.array([ids.setdefault((video, p.track_id), len(ids)) for p in people],
+                            np.int64)
+            run.append((arr, tids))
+        if run:
+            clips.append(run)
+    if not clips:
+        raise ValueError(f"{path}: no labelled frames")
+    return clips
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from arttrack.inference import Predictor
+    from arttrack.joints import get_joint_set
+    from arttrack.predict import annotated_images, load_config_for
+    from arttrack.spatial_fit import fit_spatial_model
+
+    fit_temporal = None
+    if args.temporal_out:  # check before spending time on the spatial fit
+        fit_temporal = _temporal_fitter()
+        if not args.clips:
+            raise ValueError("--temporal-out needs annotated clips: pass --clips (PoseTrack 2018 "
+                             "annotation file or folder)")
+    if args.num_images is not None and args.num_images < 1:
+        raise ValueError("--num-images must be >= 1")
+    cfg = load_config_for(args.ckpt, args.config, args.overrides)
+    if not cfg.pairwise_predict:
+        raise ValueError("the spatial model scores the pairwise head's offsets: the config needs "
+                         "pairwise_predict: true")
+    predictor = Predictor.from_checkpoint(args.ckpt, cfg, device=args.device, mode=args.mode,
+                                          batch_size=args.batch_size)
+    pairs = get_joint_set(cfg.joint_set).pair_graph
+    radius = args.radius if args.radius is not None else cfg.pos_dist_thresh * cfg.global_scale
+    records = ((img, people) for _, img, people, _ in
+               annotated_images(cfg, args.split, args.num_images))
+    model, report = fit_spatial_model(predictor, records, pairs, radius=radius, l2=args.l2,
+                                      min_samples=args.min_samples, balanced=args.balanced,
+                                      num_images=args.num_images, return_report=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}.npz")
+    try:
+        model.save(tmp)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    logger.info("wrote %s: %s", out, report.summary())
+    if fit_temporal is not None:
+        clips = posetrack_clips(args.clips, args.num_videos)
+        temporal = fit_temporal(clips)
+        tout = Path(args.temporal_out)
+        tout.parent.mkdir(parents=True, exist_ok=True)
+        ttmp = tout.with_name(f".{tout.stem}.tmp{os.getpid()}{tout.suffix}")
+        try:
+            temporal.save(ttmp)
+            os.replace(ttmp, tout)
+        finally:
+            ttmp.unlink(missing_ok=True)
+        logger.info("wrote %s (temporal model from %d clips)", tout, len(clips))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m arttrack.pairwise",
@@ -221,6 +324,35 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--joint-set", default=None, help="override the joint set name")
     st.add_argument("--out", required=True, help="output .npz")
     st.set_defaults(func=_cmd_stats)
+
+    from arttrack.predict import add_model_args
+
+    ft = sub.add_parser(
+        "fit", help="fit the spatial model (logistic regression per joint pair)",
+        description="Run the network over the config's training images, label candidate edges "
+                    "between detections by the ground truth (same person / different people) and "
+                    "fit one L2-regularised logistic regression per pair of the joint set's pair "
+                    "graph on the 9 pairwise features (arttrack.spatial_fit).")
+    add_model_args(ft)
+    ft.add_argument("--split", default="train", choices=("train", "val", "all"),
+                    help="data split (synthetic: train = the training seed)")
+    ft.add_argument("--num-images", type=int, default=None, help="use only the first N images")
+    ft.add_argument("--radius", type=float, default=None,
+                    help="detection-to-joint matching radius in px (default pos_dist_thresh * "
+                         "global_scale)")
+    ft.add_argument("--l2", type=float, default=1.0, help="L2 penalty of the weights (1/C)")
+    ft.add_argument("--min-samples", type=int, default=10,
+                    help="positives and negatives a pair needs for its own model (else pooled)")
+    ft.add_argument("--balanced", action="store_true", help="weigh classes by inverse frequency")
+    ft.add_argument("--out", required=True, help="output spatial model .npz")
+    ft.add_argument("--temporal-out", default=None,
+                    help="also fit the temporal model (arttrack.tracking.fit_temporal_model) on "
+                         "the ground-truth tracks of --clips and write it here")
+    ft.add_argument("--clips", default=None,
+                    help="annotated clips for --temporal-out: PoseTrack 2018 ground truth (a "
+                         "JSON file or a folder of per-video files)")
+    ft.add_argument("--num-videos", type=int, default=None, help="clips to use for --temporal-out")
+    ft.set_defaults(func=_cmd_fit)
     return parser
 
 
@@ -231,8 +363,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args))
-    except ValueError as exc:
-        logger.error("%s", exc)
+    except (ValueError, OSError) as exc:
+        text = str(exc).strip()
+        logger.error("%s", text.splitlines()[0] if text else type(exc).__name__)
         return 2
 
 
