@@ -1,0 +1,116 @@
+"""Reproduce the demo model shipped in ``python/arttrack/assets/demo/``.
+
+Steps (all on CPU, no download):
+  1. synthetic COCO-17 images -> pairwise statistics  (python -m arttrack.pairwise stats)
+  2. train configs/synthetic_demo_coco.yaml          (python -m arttrack.train)
+  3. fit the spatial model on the trained network     (python -m arttrack.pairwise fit)
+  4. fit the temporal model on synthetic clips        (arttrack.tracking.fit_temporal_model)
+  5. write the network-only checkpoint + models into the package assets
+
+    python scripts/train_demo_model.py [--work out/demo_coco] [--skip-train] [--resume]
+
+The demo model knows synthetic figures only; train a real one on COCO with
+configs/coco_resnet101.yaml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+ASSETS = REPO / "python" / "arttrack" / "assets" / "demo"
+CONFIG = REPO / "configs" / "synthetic_demo_coco.yaml"
+log = logging.getLogger("train_demo_model")
+
+
+def run(*args: str) -> None:
+    log.info("$ %s", " ".join(args))
+    subprocess.run([sys.executable, *args], check=True, cwd=REPO)
+
+
+def synthetic_clips(num: int, seed: int):
+    from arttrack.data.synthetic import SyntheticConfig, generate_clip
+    from arttrack.data.synthetic import joint_indices
+
+    idx = joint_indices("coco17")
+    cfg = SyntheticConfig(width=320, height=240, num_people=(2, 4), joint_set="coco17")
+    for k in range(num):
+        clip = generate_clip(seed + k, num_frames=40, config=cfg)
+        frames = []
+        import numpy as np
+
+        for people in clip.people:
+            pts = [p.points[idx] for p in people]
+            arr = np.stack(pts).astype(np.float32) if pts else np.zeros((0, len(idx), 3), np.float32)
+            frames.append((arr, np.array([p.track_id for p in people], np.int64)))
+        yield frames
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", default="out/demo_coco", help="working folder (snapshots, data)")
+    ap.add_argument("--skip-train", action="store_true", help="use the latest snapshot as it is")
+    ap.add_argument("--resume", action="store_true", help="continue training from the latest snapshot")
+    ap.add_argument("--ckpt", help="use this training snapshot instead of the latest one")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    work = (REPO / args.work).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    ASSETS.mkdir(parents=True, exist_ok=True)
+    stats = ASSETS / "pairwise_stats.npz"
+
+    # 1. pairwise statistics (the config points at the asset file)
+    if not stats.is_file():
+        data = work / "syncoco"
+        run("-m", "arttrack.data.synthetic", "--format", "coco", "--out", str(data), "--num-images", "400",
+            "--seed", "11", "--width", "160", "--height", "160", "--people", "1,3")
+        run("-m", "arttrack.pairwise", "stats", "--dataset", "coco", "--ann",
+            str(data / "annotations" / "person_keypoints_val2017.json"), "--out", str(stats))
+
+    # 2. training
+    prefix = work / "snapshot"
+    if not args.skip_train and not args.ckpt:
+        cmd = ["-m", "arttrack.train", "--config", str(CONFIG), "--set", f"snapshot_prefix={prefix}"]
+        run(*(cmd + (["--resume"] if args.resume else [])))
+    from arttrack.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+
+    ckpt_path = Path(args.ckpt) if args.ckpt else latest_checkpoint(prefix)
+    if ckpt_path is None:
+        log.error("no snapshot under %s", prefix)
+        return 1
+
+    # 3. spatial model from the trained network on held-out synthetic images
+    run("-m", "arttrack.pairwise", "fit", "--ckpt", str(ckpt_path), "--num-images", "300",
+        "--balanced", "--out", str(work / "spatial.npz"))
+
+    # 4. temporal model from annotated synthetic clips
+    from arttrack.tracking import fit_temporal_model
+
+    temporal = fit_temporal_model(list(synthetic_clips(12, seed=500)))
+    temporal.save(work / "temporal.npz")
+
+    # 5. network-only checkpoint with its config embedded, plus the models, into the package
+    import mindspore as ms
+
+    ms.set_device("CPU")
+    from arttrack.factory import build_model
+    from arttrack.models import load_model_checkpoint
+
+    loaded = load_checkpoint(ckpt_path)
+    net = build_model(loaded.config, pretrained=False)
+    load_model_checkpoint(net, ckpt_path)
+    out = save_checkpoint(net, work / "demo_coco17", loaded.step, loaded.config, keep=0)
+    shutil.copyfile(out, ASSETS / "demo_coco17.ckpt")
+    shutil.copyfile(work / "spatial.npz", ASSETS / "spatial.npz")
+    shutil.copyfile(work / "temporal.npz", ASSETS / "temporal.npz")
+    log.info("demo model written to %s (step %d)", ASSETS, loaded.step)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
