@@ -74,7 +74,10 @@ def test_errors_name_the_argument():
     with pytest.raises(ValueError, match="active"):
         assemble(peaks, np.ones(3, bool), np.zeros(2, np.int64), 2)
     with pytest.raises(ValueError, match="cluster"):
-        assemble(peaks, np.ones(2, bool), np.zeros(2, np.int32), 2)
+        assemble(peaks, np.ones(2, bool), np.zeros(2, np.float64), 2)
+    # partition() returns int32 clusters: accepted, same result as int64
+    np.testing.assert_array_equal(assemble(peaks, np.ones(2, bool), np.zeros(2, np.int32), 2, min_joints=1),
+                                  assemble(peaks, np.ones(2, bool), np.zeros(2, np.int64), 2, min_joints=1))
     with pytest.raises(ValueError, match="peaks.part"):
         assemble(peaks, np.ones(2, bool), np.zeros(2, np.int64), 1)
     with pytest.raises(ValueError, match="min_joints"):

@@ -1,0 +1,137 @@
+"""Benchmark the video pipeline's per-frame work after the network: post-processing
+(:func:`arttrack.postprocess.pipeline.parse_frame`) and tracking (the CLI's
+:class:`arttrack.multiperson.PeopleLinker`, ``st`` and ``hungarian``) against the number of
+people; optionally end-to-end frames/s of ``python -m arttrack.multiperson`` on CPU.
+
+Frames come from ``make_frame`` of ``bench_postprocess.py`` (same folder): synthetic
+network outputs for COCO-17 at 60x80 cells (640x480 input). To make tracking real, every
+frame of a sequence is the same layout of people shifted by one cell (8 px) per frame
+(people leaving one side re-enter on the other, like walkers crossing), with fresh score
+noise per frame. Medians over the frames of the sequence (the first frame, which only
+creates tracks, is left out).
+
+Run:  python benchmarks/bench_tracking.py [--frames 12] [--people 1,5,10,20,40]
+      python benchmarks/bench_tracking.py --ckpt run/snapshot-1300.ckpt [--spatial s.npz]
+Nothing is asserted: this prints numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+
+def _load_bench_postprocess():
+    path = Path(__file__).with_name("bench_postprocess.py")
+    spec = importlib.util.spec_from_file_location("bench_postprocess", path)
+    mod = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def frame_sequence(bp, num_people: int, num_frames: int, map_hw=(60, 80), seed: int = 0):
+    """Maps of ``num_frames`` consecutive frames: one layout shifted one cell per frame."""
+    part, locref, pairwise, _ = bp.make_frame(num_people, map_hw, np.random.default_rng(seed))
+    noise = np.random.default_rng(seed + 1)
+    for t in range(num_frames):
+        p = np.roll(part, t, axis=1)
+        p = np.clip(p + noise.uniform(-0.03, 0.03, p.shape).astype(np.float32), 0, 1)
+        yield p, np.roll(locref, t, axis=1), np.roll(pairwise, t, axis=1)
+
+
+def bench_people(bp, sizes, num_frames: int) -> None:
+    from arttrack.multiperson import FrameDetections, PeopleLinker
+    from arttrack.postprocess.pipeline import MultiPersonSettings, parse_frame
+
+    spatial = bp.spatial_model()
+    settings = MultiPersonSettings()
+    j = 17
+    print(f"per frame, medians over {num_frames - 1} frames (60x80 cells, COCO-17), ms")
+    print(f"{'people':>6} {'dets':>6} {'edges':>7} {'parse':>8} {'track st':>9} {'track hu':>9} "
+          f"{'total st':>9} {'found':>6} {'tracks':>6}")
+    for n in sizes:
+        st, hu = PeopleLinker(j, "st"), PeopleLinker(j, "hungarian")
+        t_parse, t_st, t_hu, dets_n, edges_n, found = [], [], [], [], [], []
+        for t, (part, locref, pw) in enumerate(frame_sequence(bp, n, num_frames)):
+            t0 = time.perf_counter()
+            parse = parse_frame(part, locref, pw, spatial, settings)
+            dets = FrameDetections.from_parse(parse)
+            t1 = time.perf_counter()
+            people, _ = st.step(t, dets)
+            t2 = time.perf_counter()
+            hu.step(t, dets)
+            t3 = time.perf_counter()
+            if t == 0:
+                continue
+            t_parse.append(t1 - t0)
+            t_st.append(t2 - t1)
+            t_hu.append(t3 - t2)
+            dets_n.append(len(dets.joint))
+            edges_n.append(len(dets.edge_cost))
+            found.append(len(people))
+        m = statistics.median
+        print(f"{n:6d} {m(dets_n):6.0f} {m(edges_n):7.0f} {1e3 * m(t_parse):8.2f} "
+              f"{1e3 * m(t_st):9.2f} {1e3 * m(t_hu):9.2f} {1e3 * (m(t_parse) + m(t_st)):9.2f} "
+              f"{m(found):6.0f} {st.num_tracks:6d}")
+
+
+def bench_end_to_end(ckpt: str, spatial: str | None, frames: int, size: tuple[int, int],
+                     batch_size: int, mode: str) -> None:
+    import cv2
+
+    from arttrack.data.synthetic import SyntheticConfig, generate_clip
+    from arttrack.multiperson import _load_model, open_source, run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)  # MindSpore writes rank_0/ into the working directory
+        clip = generate_clip(3, frames, SyntheticConfig(width=size[0], height=size[1],
+                                                        num_people=(2, 4), joint_set="coco17"))
+        mp4 = Path(tmp) / "bench.mp4"
+        wr = cv2.VideoWriter(str(mp4), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, size)
+        for f in clip.frames:
+            wr.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+        wr.release()
+        pred, sm, _ = _load_model(Path(ckpt), None, "CPU", mode, batch_size, None, spatial, None)
+        for label, video in (("warm-up (compiles)", False), ("run", True)):
+            res = run(open_source(str(mp4)), pred, sm, Path(tmp) / f"out_{label[:3]}",
+                      batch_size=batch_size, video=video, progress=False,
+                      scale=float(pred.config.global_scale))
+            print(f"end to end, CPU, {size[0]}x{size[1]}, batch {batch_size}, {mode}, {label}: "
+                  f"{res.summary()}")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--people", default="1,5,10,20,40")
+    p.add_argument("--frames", type=int, default=12, help="consecutive frames per size")
+    p.add_argument("--ckpt", help="checkpoint for the end-to-end frames/s (optional)")
+    p.add_argument("--spatial", help="spatial model (default: spatial.npz next to --ckpt)")
+    p.add_argument("--e2e-frames", type=int, default=24)
+    p.add_argument("--e2e-size", default="320x240")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--mode", choices=("graph", "pynative"), default="graph")
+    args = p.parse_args(argv)
+    bp = _load_bench_postprocess()
+    bench_people(bp, [int(s) for s in args.people.split(",")], max(2, args.frames))
+    if args.ckpt:
+        w, h = (int(v) for v in args.e2e_size.lower().split("x"))
+        bench_end_to_end(args.ckpt, args.spatial, args.e2e_frames, (w, h), args.batch_size,
+                         args.mode)
+    else:
+        print("end to end: pass --ckpt (and --spatial) to measure frames/s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

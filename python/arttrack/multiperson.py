@@ -1,0 +1,945 @@
+"""Multi-person pose estimation and tracking on a video: ``python -m arttrack.multiperson VIDEO``.
+
+The product's main job. Per frame (DESIGN.md section 1)::
+
+    read -> network (batched, Predictor.maps) -> parse_frame (peaks, spatial edges,
+    multicut, people) -> tracking -> draw / write
+
+Tracking (``--tracker st``, default) is ArtTrack's spatio-temporal way: the frame's raw
+detections *and* its spatial edges go to :meth:`arttrack.tracking.Tracker.step_detections`,
+which partitions them jointly with the live tracks; a person is the set of detections that
+received the same track id (score-weighted mean per joint). ``--tracker hungarian`` links
+the per-frame people of the spatial partition by bipartite matching (the baseline of
+:func:`arttrack.tracking.hungarian_baseline`, run frame by frame). ``--flow`` warps the
+live tracks' remembered joints by dense optical flow (Farneback on downscaled grey
+frames) before each frame is linked (motion compensation by the image instead of by the
+tracks' velocities).
+
+Outputs in ``--out-dir`` (default ``./out``), ``<stem>`` = the video's file name stem:
+
+* ``<stem>.json``: canonical per-video JSON (:mod:`arttrack.io_json`): 0-based
+  ``frame_id`` = frame index in the source, a ``track_id`` on every instance (0, 1, 2, ...
+  in order of first appearance), keypoints in the model's joint order, null = missing;
+  ``meta`` with video name, fps, size, keypoint names, model and tracker settings;
+* ``<stem>_pose.mp4``: the input frames with skeletons coloured by track id (same size and
+  fps as the input; ``--no-video`` skips it);
+* ``--save posetrack,coco,openpose,csv``: see :mod:`arttrack.exporters`.
+
+Everything is written into a hidden staging folder inside the output folder and renamed
+into place at the end, so an error leaves no half-written output. Existing outputs are
+refused unless ``--overwrite``.
+
+The people -> tracks step (:class:`PeopleLinker` with :class:`FrameDetections`) is public
+so that tests and other front ends track through exactly the code the CLI uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import glob as globmod
+import logging
+import math
+import os
+import queue
+import shutil
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional, Sequence
+
+import numpy as np
+
+log = logging.getLogger("arttrack.multiperson")
+
+PROG = "arttrack.multiperson"
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+DEMO_SEED = 7
+DEMO_FRAMES = 40
+DEMO_SIZE = (320, 240)
+DEMO_FILES = ("demo_coco17.ckpt", "spatial.npz", "pairwise_stats.npz")
+
+__all__ = ["FrameDetections", "FrameSource", "InputError", "PeopleLinker", "RunResult",
+           "build_parser", "demo_dir", "main", "open_source", "run"]
+
+
+class InputError(ValueError):
+    """Bad input or output request; the message is the one line the CLI prints."""
+
+
+# ======================================================================================
+# input
+# ======================================================================================
+@dataclass
+class FrameSource:
+    """Frames of a video file, a folder of images or a glob, as BGR uint8 arrays.
+
+    ``expected`` is the container's frame count (None when unknown); after iterating,
+    ``decoded`` says how many frames were actually read.
+    """
+
+    path: str
+    stem: str
+    kind: str  # "video" | "images"
+    fps: float
+    width: int
+    height: int
+    expected: Optional[int]
+    files: list[Path] = field(default_factory=list)
+    decoded: int = 0
+
+    def frames(self, start: int = 0, max_frames: Optional[int] = None
+               ) -> Iterator[tuple[int, np.ndarray]]:
+        """(index in the source, BGR frame), from ``start``, at most ``max_frames``."""
+        import cv2
+
+        n = 0
+        if self.kind == "images":
+            for i, f in enumerate(self.files[start:], start):
+                if max_frames is not None and n >= max_frames:
+                    return
+                img = cv2.imread(str(f), cv2.IMREAD_COLOR)
+                if img is None:
+                    raise InputError(f"cannot read image {f}")
+                if img.shape[:2] != (self.height, self.width):
+                    raise InputError(f"{f} is {img.shape[1]}x{img.shape[0]}, the first image "
+                                     f"{self.width}x{self.height}: all frames must have one size")
+                n += 1
+                self.decoded = n
+                yield i, img
+            return
+        cap = cv2.VideoCapture(self.path)
+        try:
+            i = 0
+            while max_frames is None or n < max_frames:
+                ok, img = cap.read()
+                if not ok or img is None:
+                    break
+                if i >= start:
+                    n += 1
+                    self.decoded = n
+                    yield i, img
+                i += 1
+        finally:
+            cap.release()
+
+
+def _is_glob(s: str) -> bool:
+    return any(c in s for c in "*?[")
+
+
+def open_source(spec: str, fps: Optional[float] = None) -> FrameSource:
+    """Open a video file, an image folder or a glob; :class:`InputError` when unusable."""
+    import cv2
+
+    p = Path(spec)
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_EXTS and f.is_file())
+        if not files:
+            raise InputError(f"{p}: no images ({', '.join(IMAGE_EXTS)}) in this folder")
+        return _image_source(str(p), p.resolve().name or "frames", files, fps)
+    if not p.exists():
+        if _is_glob(spec):
+            files = sorted(Path(f) for f in globmod.glob(spec)
+                           if Path(f).suffix.lower() in IMAGE_EXTS and Path(f).is_file())
+            if not files:
+                raise InputError(f"{spec}: the pattern matches no image")
+            return _image_source(spec, files[0].parent.resolve().name or "frames", files, fps)
+        raise InputError(f"{spec}: no such file or folder")
+    if not p.is_file():
+        raise InputError(f"{spec}: not a regular file")
+    if p.suffix.lower() in IMAGE_EXTS:
+        return _image_source(str(p), p.stem, [p], fps)
+    cap = cv2.VideoCapture(str(p))
+    try:
+        if not cap.isOpened():
+            raise InputError(f"{p}: cannot open as a video (not a video file, or truncated / damaged)")
+        w = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        h = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        vfps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        ok, first = cap.read()
+    finally:
+        cap.release()
+    if not ok or first is None:
+        raise InputError(f"{p}: no frame could be decoded (not a video, or truncated / damaged)")
+    h, w = first.shape[:2]
+    if not (math.isfinite(vfps) and vfps > 0):
+        vfps = float(fps or 25.0)
+        log.warning("%s: the video has no frame rate; using %g", p, vfps)
+    return FrameSource(str(p), p.stem, "video", float(fps or vfps), int(w), int(h),
+                       count if count > 0 else None)
+
+
+def _image_source(spec: str, stem: str, files: list[Path], fps: Optional[float]) -> FrameSource:
+    import cv2
+
+    first = cv2.imread(str(files[0]), cv2.IMREAD_COLOR)
+    if first is None:
+        raise InputError(f"cannot read image {files[0]}")
+    h, w = first.shape[:2]
+    return FrameSource(spec, stem, "images", float(fps or 25.0), int(w), int(h), len(files), files)
+
+
+def _prefetch(it: Iterator[Any], size: int, timer: dict) -> Iterator[Any]:
+    """Run ``it`` in a background thread (decoding overlaps the network); re-raises its
+    exceptions here. ``timer['read']`` accumulates the thread's time per item."""
+    q: queue.Queue = queue.Queue(maxsize=max(2, size))
+    done = object()
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                try:
+                    item = next(it)
+                except StopIteration:
+                    break
+                timer["read"] += time.perf_counter() - t0
+                while not stop.is_set():
+                    try:
+                        q.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            q.put(("error", exc))
+            return
+        q.put(("done", done))
+
+    th = threading.Thread(target=work, name="arttrack-reader", daemon=True)
+    th.start()
+    try:
+        while True:
+            kind, item = q.get()
+            if kind == "item":
+                yield item
+            elif kind == "error":
+                raise item
+            else:
+                return
+    finally:
+        stop.set()
+        th.join(timeout=5)
+
+
+# ======================================================================================
+# people / detections -> tracks
+# ======================================================================================
+@dataclass(frozen=True, eq=False)
+class FrameDetections:
+    """One frame's input to the linker, in original image pixels.
+
+    Attributes:
+        joint: (N,) int64 joint type of each detection.
+        xy: (N, 2) float64 positions.
+        score: (N,) float64 detection probabilities (node costs ``log((1-s)/s)``).
+        edges: (E, 2) int64 spatial edges between detections.
+        edge_cost: (E,) float64 their join costs.
+        people: (P, J, 3) float64 the frame's people from the spatial partition alone
+            (x, y, score; NaN = missing), used by the Hungarian baseline.
+    """
+
+    joint: np.ndarray
+    xy: np.ndarray
+    score: np.ndarray
+    edges: np.ndarray
+    edge_cost: np.ndarray
+    people: np.ndarray
+
+    @classmethod
+    def from_parse(cls, parse: Any, ratio: tuple[float, float] = (1.0, 1.0)) -> "FrameDetections":
+        """From a :class:`arttrack.postprocess.pipeline.FrameParse` of a frame rescaled by
+        ``ratio`` (positions are mapped back to the original frame)."""
+        from arttrack.inference import to_original
+
+        xy = np.asarray(parse.peaks.xy, np.float64).reshape(-1, 2)
+        people = np.asarray(parse.people, np.float64)
+        if ratio != (1.0, 1.0):
+            xy = to_original(xy, ratio)
+            people = to_original(people, ratio) if people.size else people
+        return cls(np.asarray(parse.peaks.part, np.int64), xy,
+                   np.asarray(parse.peaks.score, np.float64),
+                   np.asarray(parse.terms.edges, np.int64).reshape(-1, 2),
+                   np.asarray(parse.terms.costs, np.float64).reshape(-1), people)
+
+    @classmethod
+    def from_people(cls, people: np.ndarray) -> "FrameDetections":
+        """From whole (P, J, 3) people of any estimator: each person's joints are bound by
+        strongly attractive edges, people repel each other (as
+        :meth:`arttrack.tracking.Tracker.step_people`); every joint is kept (score 1)."""
+        from arttrack.tracking import _as_people, people_to_detections
+
+        a = _as_people(people)
+        d = people_to_detections(a)
+        return cls(d.joint, d.xy, np.ones(len(d.joint)), d.edges, d.edge_cost, a)
+
+
+class _HungarianStream:
+    """:func:`arttrack.tracking.hungarian_baseline`, one frame at a time (same rules: mean
+    joint distance / track size, gate, ``max_gap`` memory); a test checks they agree."""
+
+    def __init__(self, num_joints: int, max_gap: int = 5, gate: float = 0.5,
+                 default_person_size: float = 100.0) -> None:
+        self.nj, self.max_gap, self.gate = int(num_joints), int(max_gap), float(gate)
+        self.default_size = float(default_person_size)
+        self.tracks: dict[int, dict] = {}
+        self.next_id = 0
+
+    def step(self, f: int, people: np.ndarray) -> np.ndarray:
+        from scipy.optimize import linear_sum_assignment
+
+        from arttrack.tracking import _as_people, _pose_size
+
+        a = _as_people(people, self.nj)
+        for tid in [t for t, tr in self.tracks.items() if f - tr["last"] > self.max_gap + 1]:
+            del self.tracks[tid]
+        live = list(self.tracks)
+        P, T = a.shape[0], len(live)
+        ids = np.full(P, -1, dtype=np.int64)
+        has_joint = np.isfinite(a[..., 0]).any(axis=1)
+        if P and T:
+            cost = np.full((P, T), np.inf)
+            for k, tid in enumerate(live):
+                tr = self.tracks[tid]
+                d = np.hypot(*(a[:, :, :2] - tr["xy"][None]).transpose(2, 0, 1))
+                ok = np.isfinite(d)
+                cnt = ok.sum(1)
+                mean = np.where(cnt > 0, np.where(ok, d, 0).sum(1) / np.maximum(cnt, 1), np.inf)
+                cost[:, k] = mean / tr["size"]
+            allowed = cost <= self.gate
+            rows, cols = linear_sum_assignment(np.where(allowed, cost, 1e6))
+            for r, c in zip(rows, cols):
+                if allowed[r, c]:
+                    ids[r] = live[c]
+        for p in range(P):
+            if not has_joint[p]:
+                continue
+            if ids[p] < 0:
+                ids[p] = self.next_id
+                self.next_id += 1
+                self.tracks[int(ids[p])] = {"xy": np.full((self.nj, 2), np.nan),
+                                            "size": self.default_size, "last": f}
+            tr = self.tracks[int(ids[p])]
+            ok = np.isfinite(a[p, :, 0])
+            tr["xy"][ok] = a[p, ok, :2]
+            s = _pose_size(a[p, :, :2])
+            if np.isfinite(s) and s > 0:
+                tr["size"] = s
+            tr["last"] = f
+        return ids
+
+
+def _people_from_tracks(dets: FrameDetections, track_id: np.ndarray, num_joints: int,
+                        min_joints: int) -> tuple[np.ndarray, np.ndarray]:
+    """One person per track id among the detections: per joint the score-weighted mean
+    position and the best score. People with fewer than ``min_joints`` joints are dropped.
+    Returns ((P, J, 3) float64, (P,) tracker ids), ordered by id."""
+    tid = np.asarray(track_id, np.int64).reshape(-1)
+    ids = np.unique(tid[tid >= 0])
+    out = np.full((len(ids), num_joints, 3), np.nan)
+    keep = np.zeros(len(ids), bool)
+    for p, t in enumerate(ids):
+        m = tid == t
+        jj, xy, s = dets.joint[m], dets.xy[m], np.maximum(dets.score[m], 1e-6)
+        for j in np.unique(jj):
+            sel = jj == j
+            w = s[sel]
+            out[p, j, :2] = (xy[sel] * w[:, None]).sum(0) / w.sum()
+            out[p, j, 2] = dets.score[m][sel].max()
+        keep[p] = len(np.unique(jj)) >= min_joints
+    return out[keep], ids[keep]
+
+
+class PeopleLinker:
+    """The people/detections -> tracks step of the CLI.
+
+    Args:
+        num_joints: J.
+        method: ``"st"`` (spatio-temporal multicut on the raw detections and spatial
+            edges) or ``"hungarian"`` (bipartite matching of the spatial people).
+        model: temporal model of ``st`` (default: built in).
+        max_gap: frames a person may stay unseen and keep the id.
+        min_joints: people with fewer joints are not output (their tracks live on).
+        use_velocity: ``st`` motion compensation by the tracks' velocities (default: the
+            model's; set False when the positions are warped by optical flow).
+        gate: ``hungarian`` largest mean joint distance / person size to match.
+
+    :meth:`step` returns the frame's people and their output ids: dense, 0, 1, 2, ... in
+    order of first output.
+    """
+
+    def __init__(self, num_joints: int, method: str = "st", model: Any = None, max_gap: int = 5,
+                 min_joints: int = 1, use_velocity: Optional[bool] = None, gate: float = 0.5) -> None:
+        from arttrack.tracking import Tracker
+
+        if method not in ("st", "hungarian"):
+            raise ValueError(f"unknown tracker {method!r}; choose 'st' or 'hungarian'")
+        if max_gap < 0:
+            raise ValueError(f"max_gap must be >= 0, got {max_gap}")
+        self.num_joints, self.method = int(num_joints), method
+        self.min_joints = max(1, int(min_joints))
+        self.tracker = (Tracker(self.num_joints, model=model, max_gap=max_gap,
+                                use_velocity=use_velocity) if method == "st" else None)
+        self._hungarian = (_HungarianStream(self.num_joints, max_gap, gate)
+                           if method == "hungarian" else None)
+        self._remap: dict[int, int] = {}
+
+    @property
+    def num_tracks(self) -> int:
+        """Tracks output so far."""
+        return len(self._remap)
+
+    def warp(self, displace: Callable[[np.ndarray], np.ndarray]) -> None:
+        """Move the live tracks' remembered joints by ``displace`` ((N, 2) -> (N, 2)),
+        e.g. optical flow from the previous frame to the next (``st`` only)."""
+        if self.tracker is None:
+            return
+        t = self.tracker.tracks()
+        for tid, xy in zip(np.asarray(t["id"]).tolist(), np.asarray(t["xy"])):
+            ok = np.isfinite(xy[:, 0])
+            if not ok.any():
+                continue
+            new = np.array(xy, np.float64, copy=True)
+            new[ok] = displace(new[ok])
+            new[~np.isfinite(new).all(axis=1)] = np.nan
+            self.tracker.set_joint_positions(int(tid), new)
+
+    def step(self, frame: int, dets: FrameDetections) -> tuple[np.ndarray, np.ndarray]:
+        """Link one frame; returns ((P, J, 3) people, (P,) output track ids)."""
+        if self.tracker is not None:
+            links = self.tracker.step_detections(dets.joint, dets.xy, dets.score, dets.edges,
+                                                 dets.edge_cost, frame=int(frame))
+            people, raw = _people_from_tracks(dets, links.track_id, self.num_joints,
+                                              self.min_joints)
+        else:
+            people = np.asarray(dets.people, np.float64).reshape(-1, self.num_joints, 3)
+            n = np.isfinite(people[..., 0]).sum(axis=1)
+            people = people[n >= self.min_joints]
+            raw = self._hungarian.step(int(frame), people)
+            people = people[raw >= 0]
+            raw = raw[raw >= 0]
+        ids = np.empty(len(raw), np.int64)
+        for i, t in enumerate(raw.tolist()):
+            if t not in self._remap:
+                self._remap[t] = len(self._remap)
+            ids[i] = self._remap[t]
+        order = np.argsort(ids, kind="stable")
+        return people[order], ids[order]
+
+
+class _Flow:
+    """Farneback optical flow between consecutive frames on grey images downscaled by
+    ``scale``; :meth:`displace` moves points of the previous frame into the current one."""
+
+    def __init__(self, scale: float = 0.5) -> None:
+        self.scale = float(scale)
+        self.prev: Optional[np.ndarray] = None
+        self.flow: Optional[np.ndarray] = None
+
+    def update(self, bgr: np.ndarray) -> bool:
+        import cv2
+
+        s = self.scale
+        small = bgr if s == 1.0 else cv2.resize(bgr, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        self.flow = (None if self.prev is None else
+                     cv2.calcOpticalFlowFarneback(self.prev, grey, None, 0.5, 3, 15, 3, 5, 1.2, 0))
+        self.prev = grey
+        return self.flow is not None
+
+    def displace(self, xy: np.ndarray) -> np.ndarray:
+        f = self.flow
+        if f is None:
+            return xy
+        h, w = f.shape[:2]
+        s = self.scale
+        ix = np.clip(np.round((xy[:, 0] + 0.5) * s - 0.5), 0, w - 1).astype(int)
+        iy = np.clip(np.round((xy[:, 1] + 0.5) * s - 0.5), 0, h - 1).astype(int)
+        return xy + f[iy, ix].astype(np.float64) / s
+
+
+# ======================================================================================
+# the run
+# ======================================================================================
+@dataclass
+class RunResult:
+    json_path: Path
+    video_path: Optional[Path]
+    exports: dict[str, Path]
+    frames: int
+    people: int
+    tracks: int
+    times: dict[str, float]
+    elapsed: float
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        t = self.times
+        fps = self.frames / self.elapsed if self.elapsed > 0 else float("nan")
+        return (f"{self.frames} frames, {self.people} people ({self.people / max(self.frames, 1):.1f}"
+                f"/frame), {self.tracks} tracks in {self.elapsed:.1f} s ({fps:.1f} frames/s); "
+                + ", ".join(f"{k} {t.get(k, 0.0):.2f} s" for k in
+                            ("read", "network", "parse", "track", "write")))
+
+
+def _instance(person: np.ndarray, tid: int) -> dict:
+    ok = np.isfinite(person[:, 0]) & np.isfinite(person[:, 1])
+    kps = [[round(float(x), 2), round(float(y), 2)] if k else None
+           for (x, y, _), k in zip(person, ok)]
+    sc = [round(float(s), 4) if k and np.isfinite(s) else None for (_, _, s), k in zip(person, ok)]
+    bbox = score = None
+    if ok.any():
+        p = person[ok]
+        x0, y0 = p[:, :2].min(0)
+        x1, y1 = p[:, :2].max(0)
+        bbox = [round(float(x0), 2), round(float(y0), 2), round(float(x1 - x0), 2),
+                round(float(y1 - y0), 2)]
+        s = p[:, 2][np.isfinite(p[:, 2])]
+        score = round(float(s.mean()), 4) if len(s) else None
+    return {"track_id": int(tid), "keypoints": kps, "keypoint_scores": sc, "bbox": bbox,
+            "score": score}
+
+
+def _planned_outputs(out_dir: Path, stem: str, video: bool, formats: tuple[str, ...]
+                     ) -> dict[str, Path]:
+    from arttrack.exporters import output_paths
+
+    paths = {"json": out_dir / f"{stem}.json"}
+    if video:
+        paths["video"] = out_dir / f"{stem}_pose.mp4"
+    paths.update(output_paths(out_dir, stem, formats))
+    return paths
+
+
+def _check_outputs(paths: dict[str, Path], overwrite: bool) -> None:
+    existing = [str(p) for p in paths.values() if p.exists() or p.is_symlink()]
+    if existing and not overwrite:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise InputError(f"{existing[0]}{more} exists; pass --overwrite to replace")
+    for p in paths.values():
+        if p.is_dir() and p.suffix in (".json", ".mp4", ".csv"):
+            raise InputError(f"{p} is a folder")
+
+
+def run(source: FrameSource, predictor: Any, spatial: Any, out_dir: Path, *,
+        settings: Any = None, tracker: str = "st", temporal: Any = None, max_gap: int = 5,
+        flow: bool = False, flow_scale: float = 0.5, scale: float = 1.0, start: int = 0,
+        max_frames: Optional[int] = None, batch_size: int = 4, kpt_thr: float = 0.2,
+        video: bool = True, formats: tuple[str, ...] = (), overwrite: bool = False,
+        meta_extra: Optional[dict] = None, progress: bool = True) -> RunResult:
+    """Process ``source`` and write the outputs (module docstring). Raises
+    :class:`InputError` (or ValueError / OSError) with nothing left behind on failure."""
+    import cv2
+    from tqdm import tqdm
+
+    from arttrack import __version__
+    from arttrack.draw import draw_people
+    from arttrack.exporters import OPENPOSE_NOTE, export
+    from arttrack.inference import rescale_image
+    from arttrack.io_json import write_canonical
+    from arttrack.joints import get_joint_set
+    from arttrack.postprocess.pipeline import parse_frame
+
+    if tracker == "hungarian" and flow:
+        raise InputError("--flow applies to --tracker st only")
+    if batch_size < 1:
+        raise InputError(f"--batch-size must be >= 1, got {batch_size}")
+    if start < 0 or (max_frames is not None and max_frames < 1):
+        raise InputError("--start must be >= 0 and --max-frames >= 1")
+    if not (scale > 0 and math.isfinite(scale)):
+        raise InputError(f"--scale must be positive, got {scale}")
+    cfg = predictor.config
+    settings = predictor.resolve_settings(settings)
+    js = get_joint_set(cfg.joint_set) if cfg is not None else None
+    nj = predictor.codec.num_joints
+    names = list(js.names) if js is not None else [f"joint{j}" for j in range(nj)]
+    skeleton = list(js.skeleton) if js is not None else []
+    stem = source.stem
+    paths = _planned_outputs(out_dir, stem, video, formats)
+    _check_outputs(paths, overwrite)
+
+    created_dir = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stage = out_dir / f".{stem}.arttrack-{os.getpid()}.tmp"
+    if stage.exists():
+        shutil.rmtree(stage)
+    stage.mkdir()
+    writer = None
+    timer = {"read": 0.0, "network": 0.0, "parse": 0.0, "track": 0.0, "write": 0.0}
+    t_start = time.perf_counter()
+    try:
+        if video:
+            writer = cv2.VideoWriter(str(stage / paths["video"].name), cv2.VideoWriter_fourcc(*"mp4v"),
+                                     source.fps, (source.width, source.height))
+            if not writer.isOpened():
+                raise InputError(f"OpenCV cannot write an mp4 video to {stage}")
+        linker = PeopleLinker(nj, tracker, model=temporal, max_gap=max_gap,
+                              min_joints=settings.min_joints,
+                              use_velocity=False if flow else None)
+        of = _Flow(flow_scale) if flow else None
+        frames_out: list[dict] = []
+        n_people = 0
+        total = None
+        if source.expected is not None:
+            total = max(0, source.expected - start)
+            if max_frames is not None:
+                total = min(total, max_frames)
+        bar = tqdm(total=total, unit="frame", desc=stem, disable=None if progress else True,
+                   dynamic_ncols=True, leave=False)
+        pending: list[tuple[int, np.ndarray]] = []
+        it = _prefetch(source.frames(start, max_frames), 2 * batch_size, timer)
+        graph = getattr(predictor, "mode", "") == "graph"
+
+        def flush() -> None:
+            nonlocal n_people
+            t0 = time.perf_counter()
+            imgs, ratio = [], (1.0, 1.0)
+            for _, bgr in pending:
+                rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                if scale != 1.0:
+                    rgb, ratio = rescale_image(rgb, scale)
+                imgs.append(rgb)
+            if graph and len(imgs) < batch_size:  # one compiled shape for the whole video
+                imgs = imgs + [imgs[-1]] * (batch_size - len(imgs))
+            maps = predictor.maps(imgs)[:len(pending)]
+            timer["network"] += time.perf_counter() - t0
+            for (fi, bgr), m in zip(pending, maps):
+                t0 = time.perf_counter()
+                if m.pairwise is None:
+                    raise InputError("the model has no pairwise head (pairwise_predict: false); "
+                                     "multi-person tracking needs one")
+                parse = parse_frame(m.part, m.locref, m.pairwise, spatial, settings)
+                dets = FrameDetections.from_parse(parse, ratio)
+                t1 = time.perf_counter()
+                timer["parse"] += t1 - t0
+                if of is not None and of.update(bgr):
+                    linker.warp(of.displace)
+                people, ids = linker.step(fi, dets)
+                t2 = time.perf_counter()
+                timer["track"] += t2 - t1
+                n_people += len(people)
+                frames_out.append({"frame_id": int(fi),
+                                   "instances": [_instance(p, t) for p, t in zip(people, ids)]})
+                if writer is not None:
+                    writer.write(draw_people(bgr.copy(), people, ids, skeleton, kpt_thr))
+                timer["write"] += time.perf_counter() - t2
+                bar.update(1)
+            pending.clear()
+
+        try:
+            for item in it:
+                pending.append(item)
+                if len(pending) >= batch_size:
+                    flush()
+            if pending:
+                flush()
+        finally:
+            bar.close()
+        n = len(frames_out)
+        if n == 0:
+            what = f"after --start {start}" if start else "in it"
+            raise InputError(f"{source.path}: no frame could be decoded {what}")
+        warnings = []
+        if source.kind == "video" and source.expected is not None:
+            want = max(0, source.expected - start)
+            if max_frames is not None:
+                want = min(want, max_frames)
+            if n < want:
+                warnings.append(f"{source.path}: only {n} of {want} frames could be decoded "
+                                f"(truncated or damaged file?); the outputs cover those {n} frames")
+        t0 = time.perf_counter()
+        if writer is not None:
+            writer.release()
+            writer = None
+        meta = {
+            "video": stem, "source": str(source.path), "fps": float(source.fps),
+            "width": int(source.width), "height": int(source.height), "num_frames": n,
+            "start": int(start), "frame_ids": "0-based frame index in the source",
+            "keypoint_names": names, "joint_set": cfg.joint_set if cfg is not None else None,
+            "model": {"net_type": getattr(cfg, "net_type", None), "scale": float(scale),
+                      "settings": {k: getattr(settings, k) for k in
+                                   ("stride", "locref_stdev", "nms_radius", "det_min_score",
+                                    "min_joints", "use_locref", "same_joint", "method")}},
+            "tracker": {"method": tracker, "max_gap": int(max_gap), "flow": bool(flow),
+                        "flow_scale": float(flow_scale) if flow else None,
+                        "num_tracks": linker.num_tracks},
+            "kpt_thr": float(kpt_thr), "arttrack_version": __version__,
+        }
+        if tracker == "st":
+            meta["tracker"]["temporal_model_weights"] = list(linker.tracker.model.weights)
+            meta["tracker"]["use_velocity"] = bool(linker.tracker.use_velocity)
+        if "openpose" in formats:
+            meta["openpose_note"] = OPENPOSE_NOTE
+        for k, v in (meta_extra or {}).items():
+            if isinstance(v, dict) and isinstance(meta.get(k), dict):
+                meta[k].update(v)
+            else:
+                meta[k] = v
+        data = {"meta": meta, "frames": frames_out}
+        write_canonical(stage / paths["json"].name, data)
+        staged = {"json": stage / paths["json"].name}
+        if video:
+            staged["video"] = stage / paths["video"].name
+        if formats:
+            staged.update(export(data, stage, stem, formats, kpt_thr=kpt_thr))
+        # all written: move into place
+        for key, src in staged.items():
+            dst = paths[key]
+            if dst.is_dir() and not dst.is_symlink():
+                shutil.rmtree(dst)
+            os.replace(src, dst)
+        timer["write"] += time.perf_counter() - t0
+    except BaseException:
+        if writer is not None:
+            writer.release()
+        shutil.rmtree(stage, ignore_errors=True)
+        if created_dir:
+            try:
+                out_dir.rmdir()
+            except OSError:
+                pass
+        raise
+    shutil.rmtree(stage, ignore_errors=True)
+    return RunResult(paths["json"], paths.get("video"),
+                     {f: paths[f] for f in formats}, n, n_people, linker.num_tracks, timer,
+                     time.perf_counter() - t_start, warnings)
+
+
+# ======================================================================================
+# model loading, demo
+# ======================================================================================
+def demo_dir() -> Path:
+    """Folder of the demo model shipped with the package (``arttrack/assets/demo``)."""
+    from importlib import resources
+
+    try:
+        return Path(str(resources.files("arttrack") / "assets" / "demo"))
+    except (ModuleNotFoundError, TypeError):  # pragma: no cover
+        return Path(__file__).parent / "assets" / "demo"
+
+
+def _load_model(ckpt: Path, config: Optional[str], device: Optional[str], mode: str,
+                batch_size: int, pairwise_stats: Optional[str], spatial: Optional[str],
+                min_joints: Optional[int]) -> tuple[Any, Any, Path]:
+    from arttrack.inference import Predictor
+    from arttrack.pairwise import load_pairwise_stats
+    from arttrack.postprocess import SpatialModel
+    if not ckpt.is_file():
+        raise InputError(f"checkpoint not found: {ckpt}")
+    sp = Path(spatial) if spatial else ckpt.parent / "spatial.npz"
+    if not sp.is_file():
+        raise InputError(f"spatial model not found: {sp}" + ("" if spatial else
+                         " (pass --spatial; fit one with `python -m arttrack.spatial_fit`)"))
+    try:
+        spatial_model = SpatialModel.load(sp)
+    except (OSError, KeyError) as exc:
+        raise InputError(f"{sp}: not a spatial model ({exc})") from None
+    stats = load_pairwise_stats(pairwise_stats) if pairwise_stats else None
+    pred = Predictor.from_checkpoint(ckpt, config, device=device, mode=mode,
+                                     batch_size=batch_size, pairwise_stats=stats)
+    if pred.config is not None and not pred.config.multi_person:
+        log.warning("the model's config says multi_person: false")
+    if min_joints is not None:
+        if min_joints < 1:
+            raise InputError(f"--min-joints must be >= 1, got {min_joints}")
+        pred.settings = dataclasses.replace(pred.settings, min_joints=int(min_joints))
+    if spatial_model.num_pairs and int(spatial_model.pairs.max()) >= pred.codec.num_joints:
+        raise InputError(f"the spatial model {sp} is for more joints than the network's "
+                         f"{pred.codec.num_joints}")
+    return pred, spatial_model, sp
+
+
+def _write_demo_clip(out_dir: Path, overwrite: bool) -> tuple[Path, Path]:
+    """Write the demo clip (mp4) and its PoseTrack ground truth into ``out_dir``."""
+    import tempfile
+
+    from arttrack.data.synthetic import SyntheticConfig, write_posetrack
+
+    cfg = SyntheticConfig(width=DEMO_SIZE[0], height=DEMO_SIZE[1], num_people=(2, 4),
+                          joint_set="coco17", person_height=(0.55, 0.9))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".demo-") as tmp:
+        (gt_path,) = write_posetrack(tmp, 1, num_frames=DEMO_FRAMES, seed=DEMO_SEED, config=cfg,
+                                     progress=False)
+        video = gt_path.stem
+        mp4 = out_dir / f"{video}.mp4"
+        gt = out_dir / f"{video}_gt_posetrack.json"
+        for p in (mp4, gt):
+            if p.exists() and not overwrite:
+                raise InputError(f"{p} exists; pass --overwrite to replace")
+        os.replace(Path(tmp) / "videos" / f"{video}.mp4", mp4)
+        os.replace(gt_path, gt)
+    return mp4, gt
+
+
+# ======================================================================================
+# CLI
+# ======================================================================================
+EXAMPLES = """\
+examples:
+  python -m arttrack.multiperson --demo
+      synthetic clip + the shipped demo model; prints PoseTrack AP / MOTA
+  python -m arttrack.multiperson clip.mp4 --ckpt run/snapshot-1300.ckpt
+      (spatial model: run/spatial.npz unless --spatial) -> out/clip.json, out/clip_pose.mp4
+  python -m arttrack.multiperson frames/ --ckpt m.ckpt --spatial s.npz --fps 30 --no-video
+  python -m arttrack.multiperson "frames/*.jpg" --ckpt m.ckpt --save posetrack,coco,openpose,csv
+  python -m arttrack.multiperson clip.mp4 --ckpt m.ckpt --tracker hungarian --out-dir cmp/
+  python -m arttrack.multiperson clip.mp4 --ckpt m.ckpt --flow --device GPU --batch-size 8
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m arttrack.multiperson",
+        description="Multi-person pose estimation and tracking (ArtTrack) on a video, a folder "
+                    "of images or a glob: canonical JSON, a video with tracked skeletons and "
+                    "optional exports.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", nargs="?", help="video file, folder of images, or a quoted glob")
+    p.add_argument("--demo", action="store_true",
+                   help="track a generated synthetic clip with the shipped demo model")
+    g = p.add_argument_group("model")
+    g.add_argument("--ckpt", help="training checkpoint (embeds its config) or model checkpoint")
+    g.add_argument("--config", help="experiment YAML (default: the checkpoint's embedded config)")
+    g.add_argument("--spatial", help="spatial model .npz (default: spatial.npz next to --ckpt)")
+    g.add_argument("--temporal", help="temporal model .npz (default: built in)")
+    g.add_argument("--pairwise-stats", help="pairwise stats .npz (default: the config's)")
+    g.add_argument("--device", choices=("CPU", "GPU", "Ascend"), default="CPU",
+                   help="MindSpore device (default CPU)")
+    g.add_argument("--mode", choices=("graph", "pynative"), default="graph",
+                   help="MindSpore execution mode (default graph)")
+    g.add_argument("--batch-size", type=int, default=4, help="frames per network call (default 4)")
+    g.add_argument("--scale", type=float, default=None,
+                   help="resize frames by this factor for the network (default: config "
+                        "global_scale); outputs are in original pixels")
+    g.add_argument("--min-joints", type=int, default=None,
+                   help="drop people with fewer joints (default: config min_joints)")
+    t = p.add_argument_group("tracking")
+    t.add_argument("--tracker", choices=("st", "hungarian"), default="st",
+                   help="st: spatio-temporal multicut (default); hungarian: baseline")
+    t.add_argument("--max-gap", type=int, default=5,
+                   help="frames a person may stay unseen and keep the id (default 5)")
+    t.add_argument("--flow", action="store_true",
+                   help="warp tracks by dense optical flow (Farneback) before linking")
+    t.add_argument("--flow-scale", type=float, default=0.5,
+                   help="downscale factor of the flow's grey frames (default 0.5)")
+    i = p.add_argument_group("input / output")
+    i.add_argument("--start", type=int, default=0, help="first frame to process (default 0)")
+    i.add_argument("--max-frames", type=int, default=None, help="process at most N frames")
+    i.add_argument("--fps", type=float, default=None,
+                   help="frame rate of image folders (default 25) or override of the video's")
+    i.add_argument("--out-dir", default="out", help="output folder (default ./out)")
+    i.add_argument("--save", default="",
+                   help="comma-separated exports: posetrack,coco,openpose,csv")
+    i.add_argument("--kpt-thr", type=float, default=0.2,
+                   help="keypoint score threshold for drawing and exports (default 0.2)")
+    i.add_argument("--no-video", action="store_true", help="do not write <stem>_pose.mp4")
+    i.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    i.add_argument("-v", "--verbose", action="count", default=0,
+                   help="log progress (-vv: debug, with tracebacks)")
+    return p
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    from arttrack.exporters import FORMATS
+
+    out = tuple(dict.fromkeys(s.strip().lower() for s in text.split(",") if s.strip()))
+    bad = [f for f in out if f not in FORMATS]
+    if bad:
+        raise InputError(f"--save: unknown format(s) {', '.join(bad)}; choose from "
+                         f"{', '.join(FORMATS)}")
+    return out
+
+
+def _main(args: argparse.Namespace) -> int:
+    formats = _formats(args.save)
+    out_dir = Path(args.out_dir)
+    temporal = None
+    meta_extra: dict = {}
+    gt_path = None
+    if args.demo:
+        if args.input:
+            raise InputError("--demo takes no input (it generates its own clip)")
+        d = demo_dir()
+        missing = [f for f in ("demo_coco17.ckpt", "spatial.npz") if not (d / f).is_file()]
+        if missing:
+            raise InputError(f"the demo model is not installed ({d / missing[0]} is missing); "
+                             "train one with `python scripts/train_demo_model.py`")
+        ckpt, spatial = d / "demo_coco17.ckpt", str(d / "spatial.npz")
+        stats = args.pairwise_stats or (str(d / "pairwise_stats.npz")
+                                        if (d / "pairwise_stats.npz").is_file() else None)
+        tpath = args.temporal or (str(d / "temporal.npz") if (d / "temporal.npz").is_file() else None)
+    else:
+        if not args.input:
+            raise InputError("give an input video / folder / glob (or --demo)")
+        if not args.ckpt:
+            raise InputError("--ckpt is required (or --demo)")
+        ckpt, spatial, stats, tpath = Path(args.ckpt), args.spatial, args.pairwise_stats, args.temporal
+    if tpath:
+        from arttrack.tracking import TemporalModel
+
+        temporal = TemporalModel.load(tpath)
+    if args.demo:
+        # the clip and its ground truth first (refuses to overwrite them, like everything)
+        src_path, gt_path = _write_demo_clip(out_dir, args.overwrite)
+        source = open_source(str(src_path), args.fps)
+    else:
+        source = open_source(args.input, args.fps)
+    # refuse existing outputs before the (slow) model load
+    _check_outputs(_planned_outputs(out_dir, source.stem, not args.no_video, formats),
+                   args.overwrite)
+    pred, spatial_model, sp = _load_model(ckpt, args.config, args.device, args.mode,
+                                          args.batch_size, stats, spatial, args.min_joints)
+    scale = args.scale if args.scale is not None else float(getattr(pred.config, "global_scale", 1.0))
+    meta_extra["model"] = {"checkpoint": str(ckpt), "spatial_model": str(sp),
+                           "pairwise_stats": str(stats) if stats else
+                           getattr(pred.config, "pairwise_stats_fn", None)}
+    meta_extra["tracker"] = {"temporal_model": str(tpath) if tpath else "default"}
+    res = run(source, pred, spatial_model, out_dir, tracker=args.tracker, temporal=temporal,
+              max_gap=args.max_gap, flow=args.flow, flow_scale=args.flow_scale, scale=scale,
+              start=args.start, max_frames=args.max_frames, batch_size=args.batch_size,
+              kpt_thr=args.kpt_thr, video=not args.no_video, formats=formats,
+              overwrite=args.overwrite, meta_extra=meta_extra)
+    for w in res.warnings:
+        print(f"{PROG}: warning: {w}", file=sys.stderr)
+    print(f"{PROG}: {res.summary()}")
+    print(f"{PROG}: wrote {res.json_path}" + (f", {res.video_path}" if res.video_path else "")
+          + "".join(f", {p}" for p in res.exports.values()))
+    if gt_path is not None:
+        from arttrack.eval.posetrack import evaluate_posetrack
+
+        r = evaluate_posetrack(gt_path, res.json_path)
+        print(f"{PROG}: demo PoseTrack (vs {gt_path.name}): AP {r.total['ap']:.1f}  "
+              f"MOTA {r.total['mota']:.1f}  MOTP {r.total['motp']:.1f}  "
+              f"precision {r.total['precision']:.1f}  recall {r.total['recall']:.1f}  "
+              f"ID switches {int(r.total['switches'])}")
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(name)s: %(levelname)s: %(message)s")
+    os.environ.setdefault("GLOG_v", "3")  # MindSpore: errors only
+    # FFmpeg's own messages ("moov atom not found") would add lines to our one-line errors
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    import cv2
+
+    try:
+        return _main(args)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except (InputError, ValueError, OSError, RuntimeError, cv2.error) as exc:
+        log.debug("traceback", exc_info=True)
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"{PROG}: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

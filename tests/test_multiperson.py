@@ -1,0 +1,411 @@
+"""``python -m arttrack.multiperson``: the video pipeline end to end with a tiny untrained
+model, exporters, refusals and bad inputs, the real PoseTrack sample clip, and tracking
+quality through the CLI's own people -> tracks step (no network needed).
+
+MindSpore runs in a temporary working directory so that ``rank_0/`` never lands in the repo.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from arttrack.data import synthetic as syn
+from arttrack.io_json import read_canonical
+from arttrack.joints import COCO17
+
+J = COCO17.num_joints
+REAL_CLIP = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "samples" / \
+    "posetrack18" / "videos" / "000001_mpiinew_test.mp4"
+W, H, N_FRAMES, FPS = 160, 128, 6, 10.0
+
+
+# ----------------------------------------------------------------------------- fixtures
+def _write_mp4(path: Path, frames: list[np.ndarray], fps: float) -> Path:
+    h, w = frames[0].shape[:2]
+    wr = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    assert wr.isOpened()
+    for f in frames:
+        wr.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    wr.release()
+    return path
+
+
+def _spatial_model():
+    from arttrack.postprocess import SpatialModel
+
+    pairs = COCO17.pair_graph
+    n = len(pairs)
+    fmin = np.zeros((n, 9))
+    fmax = np.tile([200.0, 200.0, np.pi, np.pi, 1.0, 1.0, 1.0, 1.0, 1.0], (n, 1))
+    w = np.tile([-12.0, -12.0, -3.0, -3.0, 1.0, 1.0, 1.0, 1.0, 4.0], (n, 1))
+    return SpatialModel(pairs, fmin, fmax, w)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """A tiny untrained COCO-17 model (training checkpoint with embedded config), its
+    spatial model, a synthetic clip as mp4, and a working directory for MindSpore."""
+    pytest.importorskip("mindspore")
+    from arttrack.checkpoint import save_checkpoint
+    from arttrack.config import Config
+    from arttrack.factory import build_model
+    from arttrack.pairwise import compute_pairwise_stats, save_pairwise_stats
+
+    root = tmp_path_factory.mktemp("mp")
+    old = os.getcwd()
+    os.chdir(root)
+    try:
+        import mindspore as ms
+
+        ms.set_device("CPU")
+        clip = syn.generate_clip(3, N_FRAMES, syn.SyntheticConfig(width=W, height=H, num_people=(2, 3),
+                                                                   joint_set="coco17"), FPS)
+        people = [np.stack([p.keypoints("coco17") for p in fr]) for fr in clip.people if fr]
+        stats_path = root / "model" / "pairwise_stats.npz"
+        save_pairwise_stats(compute_pairwise_stats(people, COCO17), stats_path)
+        cfg = Config().replace(net_type="resnet_tiny", width=8, joint_set="coco17",
+                               multi_person=True, pairwise_predict=True,
+                               pairwise_stats_fn=str(stats_path), det_min_score=0.55)
+        net = build_model(cfg, pretrained=False)
+        ckpt = save_checkpoint(net, root / "model" / "snapshot", 1, cfg)
+        _spatial_model().save(root / "model" / "spatial.npz")
+        other = cfg.replace(width=16)
+        other_yaml = root / "other.yaml"
+        from arttrack.config import save_config
+
+        save_config(other, other_yaml)
+        video = _write_mp4(root / "clip.mp4", clip.frames, FPS)
+        yield {"root": root, "ckpt": ckpt, "spatial": root / "model" / "spatial.npz",
+               "video": video, "other_yaml": other_yaml, "clip": clip}
+    finally:
+        os.chdir(old)
+
+
+def _cli(env, *args, out=None):
+    from arttrack.multiperson import main
+
+    out = out or env["root"] / "out"
+    return main([*map(str, args), "--ckpt", str(env["ckpt"]), "--out-dir", str(out),
+                 "--mode", "pynative"])
+
+
+def _video_props(path: Path) -> tuple[int, int, int, float]:
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    props = (n, int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+             float(cap.get(cv2.CAP_PROP_FPS)))
+    cap.release()
+    return props
+
+
+def _listing(d: Path) -> list[str]:
+    return sorted(p.name for p in d.iterdir()) if d.exists() else []
+
+
+# ----------------------------------------------------------------------------- end to end
+def test_cli_outputs_and_exports(env, capsys):
+    out = env["root"] / "out_full"
+    rc = _cli(env, env["video"], "--save", "posetrack,coco,openpose,csv", "--batch-size", "4",
+              "--kpt-thr", "0", out=out)
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    assert "frames/s" in cap.out and "network" in cap.out and "track" in cap.out
+    stem = "clip"
+    # video: same frame count, size and fps as the input
+    n, w, h, fps = _video_props(out / f"{stem}_pose.mp4")
+    assert (n, w, h) == (N_FRAMES, W, H) and abs(fps - FPS) < 0.01
+    # canonical JSON
+    data = read_canonical(out / f"{stem}.json")
+    assert [f["frame_id"] for f in data["frames"]] == list(range(N_FRAMES))
+    meta = data["meta"]
+    assert meta["keypoint_names"] == list(COCO17.names)
+    assert meta["video"] == stem and meta["width"] == W and meta["height"] == H
+    assert abs(meta["fps"] - FPS) < 0.01 and meta["tracker"]["method"] == "st"
+    n_inst = 0
+    for fr in data["frames"]:
+        for inst in fr["instances"]:
+            assert isinstance(inst["track_id"], int) and inst["track_id"] >= 0
+            n_inst += 1
+    assert n_inst > 0, "the tiny model with threshold 0.55 should find something"
+    # COCO results load against a ground truth with those image ids
+    from pycocotools.coco import COCO
+
+    res = json.loads((out / f"{stem}_coco_results.json").read_text())
+    assert len(res) == n_inst and all(len(r["keypoints"]) == 3 * J for r in res)
+    gt = {"images": [{"id": i, "width": W, "height": H, "file_name": f"{i}.jpg"}
+                     for i in range(N_FRAMES)],
+          "annotations": [{"id": 1, "image_id": 0, "category_id": 1, "iscrowd": 0, "area": 100.0,
+                           "bbox": [0, 0, 10, 10], "num_keypoints": 1,
+                           "keypoints": [5, 5, 2] + [0, 0, 0] * (J - 1)}],
+          "categories": [{"id": 1, "name": "person", "keypoints": list(COCO17.names),
+                          "skeleton": []}]}
+    gt_path = env["root"] / "coco_gt.json"
+    gt_path.write_text(json.dumps(gt))
+    coco = COCO(str(gt_path))
+    dt = coco.loadRes(str(out / f"{stem}_coco_results.json"))
+    assert len(dt.getAnnIds()) == n_inst
+    # CSV
+    with open(out / f"{stem}.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and list(rows[0]) == ["frame", "track", "joint", "x", "y", "score"]
+    assert {r["joint"] for r in rows} <= set(COCO17.names)
+    # OpenPose folder: one file per frame
+    op = out / f"{stem}_openpose"
+    files = sorted(op.glob(f"{stem}_*_keypoints.json"))
+    assert len(files) == N_FRAMES and files[0].name == f"{stem}_000000000000_keypoints.json"
+    fr0 = json.loads(files[0].read_text())
+    assert all(len(p["pose_keypoints_2d"]) == 3 * J for p in fr0["people"])
+    assert "note" in json.loads((op / "arttrack_meta.json").read_text())
+    # PoseTrack export: the evaluator reads it
+    pt = json.loads((out / f"{stem}_posetrack.json").read_text())
+    assert len(pt["images"]) == N_FRAMES and all(len(a["keypoints"]) == 51 for a in pt["annotations"])
+    # nothing temporary left
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+    # refuse to overwrite, then --overwrite works
+    before = (out / f"{stem}.json").stat().st_mtime_ns
+    rc = _cli(env, env["video"], "--no-video", out=out)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc != 0 and len(err) == 1 and "exists" in err[0] and "--overwrite" in err[0]
+    assert (out / f"{stem}.json").stat().st_mtime_ns == before
+    rc = _cli(env, env["video"], "--no-video", "--overwrite", "--tracker", "hungarian",
+              "--max-frames", "3", out=out)
+    assert rc == 0, capsys.readouterr().err
+    data = read_canonical(out / f"{stem}.json")
+    assert len(data["frames"]) == 3 and data["meta"]["tracker"]["method"] == "hungarian"
+
+
+def test_cli_image_folder_flow_and_graph_mode(env, capsys):
+    frames_dir = env["root"] / "frames"
+    frames_dir.mkdir(exist_ok=True)
+    for i, f in enumerate(env["clip"].frames[:3]):
+        cv2.imwrite(str(frames_dir / f"{i:06d}.png"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    from arttrack.multiperson import main
+
+    out = env["root"] / "out_folder"
+    rc = main([str(frames_dir), "--ckpt", str(env["ckpt"]), "--out-dir", str(out), "--flow",
+               "--batch-size", "2", "--fps", "12"])
+    assert rc == 0, capsys.readouterr().err
+    data = read_canonical(out / "frames.json")
+    assert len(data["frames"]) == 3 and data["meta"]["tracker"]["flow"] is True
+    n, w, h, fps = _video_props(out / "frames_pose.mp4")
+    assert (n, w, h) == (3, W, H) and abs(fps - 12) < 0.01
+
+
+# ----------------------------------------------------------------------------- bad input
+def _one_line_error(rc: int, err: str) -> str:
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert rc != 0
+    assert len(lines) == 1, err
+    assert lines[0].startswith("arttrack.multiperson: error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_bad_inputs_one_line_and_no_outputs(env, capsys):
+    root = env["root"]
+    out = root / "out_bad"
+    not_video = root / "notes.mp4"
+    not_video.write_text("this is not a video\n" * 50)
+    empty = root / "empty_dir"
+    empty.mkdir(exist_ok=True)
+    truncated = root / "truncated.mp4"
+    data = env["video"].read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    cases = {"missing": root / "nope.mp4", "not a video": not_video, "empty folder": empty,
+             "truncated": truncated}
+    for what, path in cases.items():
+        rc = _cli(env, path, out=out)
+        msg = _one_line_error(rc, capsys.readouterr().err)
+        assert str(path.name) in msg, (what, msg)
+        assert not out.exists() or _listing(out) == [], (what, _listing(out))
+    # a checkpoint that does not match the config
+    from arttrack.multiperson import main
+
+    rc = main([str(env["video"]), "--ckpt", str(env["ckpt"]), "--config", str(env["other_yaml"]),
+               "--out-dir", str(out), "--mode", "pynative"])
+    msg = _one_line_error(rc, capsys.readouterr().err)
+    print(msg)
+    assert "checkpoint" in msg and "match" in msg
+    assert not out.exists() or _listing(out) == []
+
+
+def test_truncated_video_warns_and_keeps_decoded_frames(env, capsys):
+    """A video that stops decoding early (an AVI cut short keeps its declared frame count):
+    one warning line, outputs for the frames that decoded."""
+    root = env["root"]
+    full = root / "full.avi"
+    wr = cv2.VideoWriter(str(full), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (W, H))
+    for f in env["clip"].frames:
+        wr.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    wr.release()
+    cut = root / "cut.avi"
+    data = full.read_bytes()
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    out = root / "out_cut"
+    rc = _cli(env, cut, "--no-video", out=out)
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    warn = [ln for ln in err.splitlines() if ln.startswith("arttrack.multiperson: warning:")]
+    assert len(warn) == 1 and "truncated" in warn[0] and f"of {N_FRAMES} frames" in warn[0]
+    n = len(read_canonical(out / "cut.json")["frames"])
+    assert 0 < n < N_FRAMES and f"only {n} of" in warn[0]
+
+
+def test_subprocess_error_is_one_line(env, tmp_path):
+    """The real entry point: exit status and a single stderr line, no traceback."""
+    r = subprocess.run([sys.executable, "-m", "arttrack.multiperson", str(tmp_path / "missing.mp4"),
+                        "--ckpt", str(env["ckpt"]), "--out-dir", str(tmp_path / "o")],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    msg = _one_line_error(r.returncode, r.stderr)
+    assert "no such file" in msg
+    assert not (tmp_path / "o").exists()
+    truncated = tmp_path / "cut.mp4"
+    data = env["video"].read_bytes()
+    truncated.write_bytes(data[: len(data) // 3])
+    r = subprocess.run([sys.executable, "-m", "arttrack.multiperson", str(truncated),
+                        "--ckpt", str(env["ckpt"]), "--out-dir", str(tmp_path / "o")],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    _one_line_error(r.returncode, r.stderr)
+    assert not (tmp_path / "o").exists()
+    r = subprocess.run([sys.executable, "-m", "arttrack.multiperson", "--help"],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert r.returncode == 0 and "examples:" in r.stdout and "--demo" in r.stdout
+
+
+def test_demo_missing_model_message(monkeypatch, tmp_path, capsys):
+    from arttrack import multiperson
+
+    monkeypatch.setattr(multiperson, "demo_dir", lambda: tmp_path / "no_demo")
+    rc = multiperson.main(["--demo", "--out-dir", str(tmp_path / "o")])
+    msg = _one_line_error(rc, capsys.readouterr().err)
+    assert "demo model is not installed" in msg and "scripts/train_demo_model.py" in msg
+    assert not (tmp_path / "o").exists()
+
+
+# ----------------------------------------------------------------------------- real clip
+@pytest.mark.skipif(not REAL_CLIP.is_file(), reason="PoseTrack sample clip not present")
+def test_real_posetrack_clip(env, capsys):
+    out = env["root"] / "out_real"
+    # --scale 0.25: the untrained tiny model is slow on 1280x720 CPU frames; outputs stay
+    # in the original size
+    rc = _cli(env, REAL_CLIP.resolve(), "--max-frames", "3", "--batch-size", "2", "--scale",
+              "0.25", out=out)
+    assert rc == 0, capsys.readouterr().err
+    stem = REAL_CLIP.stem
+    cap = cv2.VideoCapture(str(REAL_CLIP))
+    w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    cap.release()
+    n, ow, oh, _ = _video_props(out / f"{stem}_pose.mp4")
+    assert (n, ow, oh) == (3, w, h)
+    data = read_canonical(out / f"{stem}.json")
+    assert len(data["frames"]) == 3 and data["meta"]["width"] == w
+
+
+# ----------------------------------------------------------------------------- tracking quality
+def _gt_people(clip, joints: str = "coco17") -> list[np.ndarray]:
+    """(P, J, 3) labelled joints per frame; with ``posetrack17``, exactly the people and
+    joints :func:`arttrack.data.synthetic.write_posetrack` annotates (no ears, people with
+    a visible joint)."""
+    out = []
+    for people in clip.people:
+        rows = []
+        for p in sorted(people, key=lambda q: q.track_id):
+            k = p.keypoints(joints)
+            if joints == "posetrack17":
+                k[[3, 4]] = 0
+                if not (k[:, 2] == 2).any():
+                    continue
+            a = np.full((k.shape[0], 3), np.nan)
+            ok = k[:, 2] > 0
+            a[ok, :2] = k[ok, :2]
+            a[ok, 2] = 1.0
+            rows.append(a)
+        n = len(syn.joint_indices(joints))
+        out.append(np.stack(rows) if rows else np.zeros((0, n, 3)))
+    return out
+
+
+@pytest.mark.parametrize("method", ["st", "hungarian"])
+def test_tracking_quality_through_cli_linker(tmp_path, method):
+    """Ground-truth people of synthetic clips through the CLI's people -> tracks step
+    (PeopleLinker, as `run` calls it), written as canonical JSON and scored by
+    arttrack.eval.posetrack: MOTA >= 95 %."""
+    from arttrack.eval.posetrack import evaluate_posetrack
+    from arttrack.io_json import write_canonical
+    from arttrack.multiperson import FrameDetections, PeopleLinker, _instance
+
+    cfg = syn.SyntheticConfig(width=640, height=480, num_people=(3, 4), joint_set="coco17")
+    gt_paths = syn.write_posetrack(tmp_path / "gt", 2, num_frames=30, seed=11, config=cfg,
+                                   write_video=False, progress=False)
+    motas = []
+    for k, gt_path in enumerate(gt_paths):
+        clip = syn.generate_clip(np.random.default_rng([11, k]), 30, cfg)
+        linker = PeopleLinker(len(syn.POSETRACK17_NAMES), method, min_joints=1)
+        frames = []
+        for t, people in enumerate(_gt_people(clip, "posetrack17")):
+            got, ids = linker.step(t, FrameDetections.from_people(people))
+            frames.append({"frame_id": t, "instances": [_instance(p, i) for p, i in zip(got, ids)]})
+        pred = tmp_path / f"{gt_path.stem}.json"
+        write_canonical(pred, {"meta": {"video": gt_path.stem,
+                                         "keypoint_names": list(syn.POSETRACK17_NAMES)},
+                               "frames": frames})
+        r = evaluate_posetrack(gt_path, pred)
+        motas.append(r.total["mota"])
+    assert min(motas) >= 95.0, motas
+
+
+def test_hungarian_stream_matches_baseline():
+    from arttrack.multiperson import _HungarianStream
+    from arttrack.tracking import hungarian_baseline
+
+    rng = np.random.default_rng(0)
+    clip = syn.generate_clip(5, 25, syn.SyntheticConfig(width=320, height=240, num_people=(2, 4),
+                                                        joint_set="coco17"))
+    frames = _gt_people(clip)
+    for a in frames:  # noise and dropped joints
+        a[..., :2] += rng.normal(0, 3, a[..., :2].shape)
+        a[rng.random(a.shape[:2]) < 0.2] = np.nan
+    fids = [0, 1, 2, 4, 5] + list(range(9, 9 + len(frames) - 5))
+    ref = hungarian_baseline(frames, max_gap=2, frame_ids=fids)
+    s = _HungarianStream(J, max_gap=2)
+    for a, f, r in zip(frames, fids, ref):
+        np.testing.assert_array_equal(s.step(f, a), r)
+
+
+def test_demo_flow_with_a_stand_in_model(env, monkeypatch, capsys):
+    """--demo end to end with the tiny model standing in for the shipped one: clip + ground
+    truth written first, tracked, PoseTrack numbers printed."""
+    import shutil
+
+    from arttrack import multiperson
+
+    d = env["root"] / "fake_demo"
+    d.mkdir(exist_ok=True)
+    shutil.copy(env["ckpt"], d / "demo_coco17.ckpt")
+    shutil.copy(env["spatial"], d / "spatial.npz")
+    shutil.copy(env["ckpt"].parent / "pairwise_stats.npz", d / "pairwise_stats.npz")
+    monkeypatch.setattr(multiperson, "demo_dir", lambda: d)
+    out = env["root"] / "out_demo"
+    rc = multiperson.main(["--demo", "--out-dir", str(out), "--no-video", "--max-frames", "8"])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    assert "demo PoseTrack" in cap.out and "MOTA" in cap.out and "AP" in cap.out
+    names = _listing(out)
+    assert any(n.endswith(".mp4") for n in names) and any(n.endswith("_gt_posetrack.json") for n in names)
+    json_out = [n for n in names if n.endswith(".json") and not n.endswith("_gt_posetrack.json")]
+    assert len(json_out) == 1 and len(read_canonical(out / json_out[0])["frames"]) == 8
+    # a second run refuses to overwrite
+    rc = multiperson.main(["--demo", "--out-dir", str(out), "--no-video", "--max-frames", "8"])
+    assert "exists" in _one_line_error(rc, capsys.readouterr().err)
