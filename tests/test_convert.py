@@ -12,13 +12,7 @@ from arttrack import convert  # noqa: E402
 from arttrack.models import create_model  # noqa: E402
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _cpu():
-    ms.set_device("CPU")
-    mode = ms.get_context("mode")
-    ms.set_context(mode=ms.PYNATIVE_MODE)
-    yield
-    ms.set_context(mode=mode)
+pytestmark = pytest.mark.usefixtures("ms_pynative_cpu")
 
 
 def torchvision_state_dict(depths=(1, 1, 1, 1), width=16, seed=0, dtype=np.float32,

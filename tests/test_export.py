@@ -18,13 +18,7 @@ from arttrack.models import create_model, save_model_checkpoint  # noqa: E402
 J = 14
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _cpu():
-    ms.set_device("CPU")
-    mode = ms.get_context("mode")
-    ms.set_context(mode=ms.PYNATIVE_MODE)
-    yield
-    ms.set_context(mode=mode)
+pytestmark = pytest.mark.usefixtures("ms_pynative_cpu")
 
 
 def _net(output_stride=16):

@@ -15,13 +15,7 @@ from arttrack.models.losses import (  # noqa: E402
 )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _cpu():
-    ms.set_device("CPU")
-    mode = ms.get_context("mode")
-    ms.set_context(mode=ms.PYNATIVE_MODE)
-    yield
-    ms.set_context(mode=mode)
+pytestmark = pytest.mark.usefixtures("ms_pynative_cpu")
 
 
 def np_sigmoid_xent(x, z, w):

@@ -17,13 +17,7 @@ from arttrack.models import (  # noqa: E402
 TINY = dict(width=8, num_joints=3)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _cpu():
-    ms.set_device("CPU")
-    mode = ms.get_context("mode")
-    ms.set_context(mode=ms.PYNATIVE_MODE)
-    yield
-    ms.set_context(mode=mode)
+pytestmark = pytest.mark.usefixtures("ms_pynative_cpu")
 
 
 def _x(n, h, w, seed=0):

@@ -367,7 +367,7 @@ def test_tracking_quality_through_cli_linker(tmp_path, method):
 
 
 def test_hungarian_stream_matches_baseline():
-    from arttrack.multiperson import _HungarianStream
+    from arttrack.tracking import HungarianTracker
     from arttrack.tracking import hungarian_baseline
 
     rng = np.random.default_rng(0)
@@ -379,7 +379,7 @@ def test_hungarian_stream_matches_baseline():
         a[rng.random(a.shape[:2]) < 0.2] = np.nan
     fids = [0, 1, 2, 4, 5] + list(range(9, 9 + len(frames) - 5))
     ref = hungarian_baseline(frames, max_gap=2, frame_ids=fids)
-    s = _HungarianStream(J, max_gap=2)
+    s = HungarianTracker(J, max_gap=2)
     for a, f, r in zip(frames, fids, ref):
         np.testing.assert_array_equal(s.step(f, a), r)
 

@@ -278,61 +278,6 @@ class FrameDetections:
         return cls(d.joint, d.xy, np.ones(len(d.joint)), d.edges, d.edge_cost, a)
 
 
-class _HungarianStream:
-    """:func:`arttrack.tracking.hungarian_baseline`, one frame at a time (same rules: mean
-    joint distance / track size, gate, ``max_gap`` memory); a test checks they agree."""
-
-    def __init__(self, num_joints: int, max_gap: int = 5, gate: float = 0.5,
-                 default_person_size: float = 100.0) -> None:
-        self.nj, self.max_gap, self.gate = int(num_joints), int(max_gap), float(gate)
-        self.default_size = float(default_person_size)
-        self.tracks: dict[int, dict] = {}
-        self.next_id = 0
-
-    def step(self, f: int, people: np.ndarray) -> np.ndarray:
-        from scipy.optimize import linear_sum_assignment
-
-        from arttrack.tracking import _as_people, _pose_size
-
-        a = _as_people(people, self.nj)
-        for tid in [t for t, tr in self.tracks.items() if f - tr["last"] > self.max_gap + 1]:
-            del self.tracks[tid]
-        live = list(self.tracks)
-        P, T = a.shape[0], len(live)
-        ids = np.full(P, -1, dtype=np.int64)
-        has_joint = np.isfinite(a[..., 0]).any(axis=1)
-        if P and T:
-            cost = np.full((P, T), np.inf)
-            for k, tid in enumerate(live):
-                tr = self.tracks[tid]
-                d = np.hypot(*(a[:, :, :2] - tr["xy"][None]).transpose(2, 0, 1))
-                ok = np.isfinite(d)
-                cnt = ok.sum(1)
-                mean = np.where(cnt > 0, np.where(ok, d, 0).sum(1) / np.maximum(cnt, 1), np.inf)
-                cost[:, k] = mean / tr["size"]
-            allowed = cost <= self.gate
-            rows, cols = linear_sum_assignment(np.where(allowed, cost, 1e6))
-            for r, c in zip(rows, cols):
-                if allowed[r, c]:
-                    ids[r] = live[c]
-        for p in range(P):
-            if not has_joint[p]:
-                continue
-            if ids[p] < 0:
-                ids[p] = self.next_id
-                self.next_id += 1
-                self.tracks[int(ids[p])] = {"xy": np.full((self.nj, 2), np.nan),
-                                            "size": self.default_size, "last": f}
-            tr = self.tracks[int(ids[p])]
-            ok = np.isfinite(a[p, :, 0])
-            tr["xy"][ok] = a[p, ok, :2]
-            s = _pose_size(a[p, :, :2])
-            if np.isfinite(s) and s > 0:
-                tr["size"] = s
-            tr["last"] = f
-        return ids
-
-
 def _people_from_tracks(dets: FrameDetections, track_id: np.ndarray, num_joints: int,
                         min_joints: int) -> tuple[np.ndarray, np.ndarray]:
     """One person per track id among the detections: per joint the score-weighted mean
@@ -374,7 +319,7 @@ class PeopleLinker:
 
     def __init__(self, num_joints: int, method: str = "st", model: Any = None, max_gap: int = 5,
                  min_joints: int = 1, use_velocity: Optional[bool] = None, gate: float = 0.5) -> None:
-        from arttrack.tracking import Tracker
+        from arttrack.tracking import HungarianTracker, Tracker
 
         if method not in ("st", "hungarian"):
             raise ValueError(f"unknown tracker {method!r}; choose 'st' or 'hungarian'")
@@ -384,7 +329,7 @@ class PeopleLinker:
         self.min_joints = max(1, int(min_joints))
         self.tracker = (Tracker(self.num_joints, model=model, max_gap=max_gap,
                                 use_velocity=use_velocity) if method == "st" else None)
-        self._hungarian = (_HungarianStream(self.num_joints, max_gap, gate)
+        self._hungarian = (HungarianTracker(self.num_joints, max_gap, gate)
                            if method == "hungarian" else None)
         self._remap: dict[int, int] = {}
 
@@ -760,7 +705,9 @@ def _write_demo_clip(out_dir: Path, overwrite: bool) -> tuple[Path, Path]:
     from arttrack.data.synthetic import SyntheticConfig, write_posetrack
 
     cfg = SyntheticConfig(width=DEMO_SIZE[0], height=DEMO_SIZE[1], num_people=(2, 4),
-                          joint_set="coco17", person_height=(0.55, 0.9))
+                          # people 72-144 px tall: the range the demo model saw in training
+                          # (160 px images, heights 0.45-0.95 of the image)
+                          joint_set="coco17", person_height=(0.3, 0.6))
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".demo-") as tmp:
         (gt_path,) = write_posetrack(tmp, 1, num_frames=DEMO_FRAMES, seed=DEMO_SEED, config=cfg,

@@ -362,49 +362,46 @@ def _pose_size(xy: np.ndarray) -> float:
     return float(np.hypot(*(p.max(0) - p.min(0))))
 
 
-def hungarian_baseline(frames_of_people: Sequence[np.ndarray], max_gap: int = 5, gate: float = 0.5,
-                       frame_ids: Sequence[int] | None = None, default_person_size: float = 100.0
-                       ) -> list[np.ndarray]:
-    """Frame-by-frame tracking by bipartite matching, the comparison method.
+class HungarianTracker:
+    """Frame-by-frame tracking by bipartite matching, one frame at a time (the comparison
+    method; :func:`hungarian_baseline` runs it over a whole sequence).
 
     Each frame's people are matched to the live tracks (seen within the last ``max_gap + 1``
     frames) by :func:`scipy.optimize.linear_sum_assignment` on the mean distance over the
     joints present in both, divided by the track's person size (bounding-box diagonal of its
     last pose); pairs with no common joint or a cost above ``gate`` are never matched.
     Unmatched people start new tracks. A track's pose is replaced by the matched person's
-    (keeping joints the person lacks). Returns per frame (P,) int64 ids (-1 for people
-    without any joint).
-    """
-    if max_gap < 0:
-        raise ValueError(f"max_gap must be >= 0, got {max_gap}")
-    frames = list(frames_of_people)
-    fids = _frame_numbers(len(frames), frame_ids)
-    if not frames:
-        return []
-    nj = _infer_num_joints(frames)
-    tracks: dict[int, dict] = {}
-    next_id = 0
-    out: list[np.ndarray] = []
-    for people, f in zip(frames, fids):
-        a = _as_people(people, nj)
-        for tid in [t for t, tr in tracks.items() if f - tr["last"] > max_gap + 1]:
-            del tracks[tid]
-        live = list(tracks)
+    (keeping joints the person lacks). ``step`` returns (P,) int64 ids (-1 for people
+    without any joint)."""
+
+    def __init__(self, num_joints: int, max_gap: int = 5, gate: float = 0.5,
+                 default_person_size: float = 100.0) -> None:
+        if max_gap < 0:
+            raise ValueError(f"max_gap must be >= 0, got {max_gap}")
+        self.nj, self.max_gap, self.gate = int(num_joints), int(max_gap), float(gate)
+        self.default_size = float(default_person_size)
+        self.tracks: dict[int, dict] = {}
+        self.next_id = 0
+
+    def step(self, f: int, people: np.ndarray) -> np.ndarray:
+        a = _as_people(people, self.nj)
+        for tid in [t for t, tr in self.tracks.items() if f - tr["last"] > self.max_gap + 1]:
+            del self.tracks[tid]
+        live = list(self.tracks)
         P, T = a.shape[0], len(live)
         ids = np.full(P, -1, dtype=np.int64)
         has_joint = np.isfinite(a[..., 0]).any(axis=1)
         if P and T:
             cost = np.full((P, T), np.inf)
             for k, tid in enumerate(live):
-                tr = tracks[tid]
-                d = np.hypot(*(a[:, :, :2] - tr["xy"][None]).transpose(2, 0, 1))  # (P, J)
+                tr = self.tracks[tid]
+                d = np.hypot(*(a[:, :, :2] - tr["xy"][None]).transpose(2, 0, 1))
                 ok = np.isfinite(d)
                 cnt = ok.sum(1)
                 mean = np.where(cnt > 0, np.where(ok, d, 0).sum(1) / np.maximum(cnt, 1), np.inf)
                 cost[:, k] = mean / tr["size"]
-            allowed = cost <= gate
-            big = 1e6
-            rows, cols = linear_sum_assignment(np.where(allowed, cost, big))
+            allowed = cost <= self.gate
+            rows, cols = linear_sum_assignment(np.where(allowed, cost, 1e6))
             for r, c in zip(rows, cols):
                 if allowed[r, c]:
                     ids[r] = live[c]
@@ -412,18 +409,33 @@ def hungarian_baseline(frames_of_people: Sequence[np.ndarray], max_gap: int = 5,
             if not has_joint[p]:
                 continue
             if ids[p] < 0:
-                ids[p] = next_id
-                next_id += 1
-                tracks[int(ids[p])] = {"xy": np.full((nj, 2), np.nan), "size": default_person_size, "last": f}
-            tr = tracks[int(ids[p])]
+                ids[p] = self.next_id
+                self.next_id += 1
+                self.tracks[int(ids[p])] = {"xy": np.full((self.nj, 2), np.nan),
+                                            "size": self.default_size, "last": f}
+            tr = self.tracks[int(ids[p])]
             ok = np.isfinite(a[p, :, 0])
             tr["xy"][ok] = a[p, ok, :2]
             s = _pose_size(a[p, :, :2])
             if np.isfinite(s) and s > 0:
                 tr["size"] = s
             tr["last"] = f
-        out.append(ids)
-    return out
+        return ids
+
+
+
+def hungarian_baseline(frames_of_people: Sequence[np.ndarray], max_gap: int = 5, gate: float = 0.5,
+                       frame_ids: Sequence[int] | None = None, default_person_size: float = 100.0
+                       ) -> list[np.ndarray]:
+    """:class:`HungarianTracker` over a whole sequence: per frame (P,) int64 ids."""
+    if max_gap < 0:
+        raise ValueError(f"max_gap must be >= 0, got {max_gap}")
+    frames = list(frames_of_people)
+    fids = _frame_numbers(len(frames), frame_ids)
+    if not frames:
+        return []
+    tracker = HungarianTracker(_infer_num_joints(frames), max_gap, gate, default_person_size)
+    return [tracker.step(f, people) for people, f in zip(frames, fids)]
 
 
 # --------------------------------------------------------------------------------------
