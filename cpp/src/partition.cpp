@@ -663,13 +663,20 @@ PartitionResult partition(const std::vector<double>& node_cost, const std::vecto
 
   const auto n = static_cast<Index>(node_cost.size());
   const Graph g = build_graph(n, edges, edge_cost);
-  std::vector<Index> label = gaec(g, node_cost, settings.tolerance);
-  suppress_positive_nodes(g, node_cost, label, settings.tolerance);
+  // The tolerance is relative to the largest cost: with huge constants in the instance
+  // (the tracker's forced / forbidden links, +-1e6), rounding noise in gains is about
+  // 1e-16 * 1e6 and must not count as an improvement, or KLj cycles on it.
+  double scale = 1.0;
+  for (const double c : node_cost) scale = std::max(scale, std::fabs(c));
+  for (const double c : edge_cost) scale = std::max(scale, std::fabs(c));
+  const double tol = settings.tolerance * scale;
+  std::vector<Index> label = gaec(g, node_cost, tol);
+  suppress_positive_nodes(g, node_cost, label, tol);
   compact_labels(label);
 
   PartitionResult result;
   if (settings.method == PartitionMethod::gaec_klj) {
-    Klj klj(g, node_cost, settings.tolerance);
+    Klj klj(g, node_cost, tol);
     result.klj_rounds = klj.run(label, settings.max_klj_rounds);
   }
   result.num_clusters = compact_labels(label);

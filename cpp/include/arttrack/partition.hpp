@@ -53,8 +53,8 @@ struct PartitionSettings {
   PartitionMethod method = PartitionMethod::gaec_klj;
   // Upper bound on KLj rounds (each round strictly improves, so this is only a safety net).
   std::int64_t max_klj_rounds = 1000;
-  // Improvements (in objective units) not larger than this are ignored; guards against
-  // cycling on floating-point noise.
+  // Improvements not larger than tolerance * max(1, largest |cost|) are ignored; guards
+  // against cycling on floating-point noise (also with huge constants in the instance).
   double tolerance = 1e-9;
 };
 
