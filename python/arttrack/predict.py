@@ -431,19 +431,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
-    try:
-        _run(args)
-    except KeyboardInterrupt:
-        print("arttrack.predict: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # noqa: BLE001 - one readable line, not a traceback
-        if args.debug:
-            raise
-        text = str(exc).strip()
-        msg = text.splitlines()[0] if text else type(exc).__name__
-        print(f"arttrack.predict: error: {msg}", file=sys.stderr)
-        return 1
-    return 0
+    from arttrack._cli import run_reporting_errors
+
+    code, _ = run_reporting_errors("arttrack.predict", lambda: _run(args), debug=args.debug)
+    return code
 
 
 if __name__ == "__main__":

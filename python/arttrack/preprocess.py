@@ -437,14 +437,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    try:
-        index = _run(args)
-    except Exception as exc:  # noqa: BLE001 - one readable line, not a traceback
-        if args.verbose:
-            raise
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"arttrack.preprocess: error: {msg}", file=sys.stderr)
-        return 1
+    from arttrack._cli import run_reporting_errors
+
+    code, index = run_reporting_errors("arttrack.preprocess", lambda: _run(args), debug=args.verbose)
+    if code:
+        return code
     print(f"wrote {index}")
     return 0
 

@@ -122,18 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    try:
-        _run(args)
-    except KeyboardInterrupt:
-        print("arttrack.eval: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # noqa: BLE001 - one readable line, not a traceback
-        if args.debug:
-            raise
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"arttrack.eval {args.command}: error: {msg}", file=sys.stderr)
-        return 1
-    return 0
+    from arttrack._cli import run_reporting_errors
+
+    code, _ = run_reporting_errors(f"arttrack.eval {args.command}", lambda: _run(args), debug=args.debug)
+    return code
 
 
 if __name__ == "__main__":

@@ -116,17 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    try:
-        res = run(args)
-    except KeyboardInterrupt:
-        print("arttrack.postprocess: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # noqa: BLE001 - one readable line, not a traceback
-        if args.debug:
-            raise
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"arttrack.postprocess: error: {msg}", file=sys.stderr)
-        return 1
+    from arttrack._cli import run_reporting_errors
+
+    code, res = run_reporting_errors("arttrack.postprocess", lambda: run(args), debug=args.debug)
+    if code:
+        return code
     print(f"wrote {res['num']} predictions to {res['predictions']}")
     return 0
 
