@@ -43,6 +43,7 @@ from typing import Iterable, Optional, Sequence, Union
 
 import numpy as np
 
+from arttrack._atomic import atomic_path
 from arttrack.joints import JointSet, get_joint_set, pair_channel
 
 logger = logging.getLogger(__name__)
@@ -283,24 +284,16 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                                       num_images=args.num_images, return_report=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}.npz")
-    try:
+    with atomic_path(out) as tmp:
         model.save(tmp)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     logger.info("wrote %s: %s", out, report.summary())
     if fit_temporal is not None:
         clips = posetrack_clips(args.clips, args.num_videos)
         temporal = fit_temporal(clips)
         tout = Path(args.temporal_out)
         tout.parent.mkdir(parents=True, exist_ok=True)
-        ttmp = tout.with_name(f".{tout.stem}.tmp{os.getpid()}{tout.suffix}")
-        try:
+        with atomic_path(tout) as ttmp:
             temporal.save(ttmp)
-            os.replace(ttmp, tout)
-        finally:
-            ttmp.unlink(missing_ok=True)
         logger.info("wrote %s (temporal model from %d clips)", tout, len(clips))
     return 0
 

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -293,12 +292,7 @@ def _write_json_atomic(path: Path, data: Any) -> None:
     from arttrack.eval._io import write_json
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        write_json(tmp, data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_json(path, data)  # atomic: temporary name, then rename
 
 
 def load_config_for(ckpt: str, config: Optional[str], overrides: Sequence[str] = ()) -> Any:

@@ -56,6 +56,7 @@ from typing import Iterable, Literal, Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment, minimize
 
+from arttrack._atomic import atomic_path
 from arttrack._native import core
 
 log = logging.getLogger(__name__)
@@ -139,9 +140,8 @@ class TemporalModel:
                  use_velocity=np.array(bool(self.use_velocity)), max_gap=np.array(int(self.max_gap)),
                  num_positives=np.array(int(self.num_positives)),
                  num_negatives=np.array(int(self.num_negatives)))
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(buf.getvalue())
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(buf.getvalue())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "TemporalModel":

@@ -25,8 +25,11 @@ def read_json(path: str | Path, what: str = "file") -> Any:
 
 
 def write_json(path: str | Path, data: Any) -> None:
-    """Write ``data`` as JSON (NaN written as null, which strict JSON readers accept)."""
-    with Path(path).open("w", encoding="utf-8") as f:
+    """Write ``data`` as JSON (NaN written as null, which strict JSON readers accept),
+    under a temporary name renamed into place, so no half-written file is left."""
+    from arttrack._atomic import atomic_path
+
+    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as f:
         json.dump(_nan_to_none(data), f, indent=2, allow_nan=False)
         f.write("\n")
 
