@@ -37,6 +37,8 @@ from typing import Mapping
 
 import numpy as np
 
+from arttrack._atomic import atomic_path
+
 __all__ = ["ConversionReport", "convert_file", "convert_state_dict", "load_state_dict_file",
            "main"]
 
@@ -215,20 +217,17 @@ def convert_file(src: str | os.PathLike, out: str | os.PathLike, arch: str = "re
     if out.suffix != ".ckpt":
         raise ValueError(f"output must end in .ckpt, got {str(out)!r}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}.ckpt")
-    ms.save_checkpoint([{"name": k, "data": ms.Tensor(v)} for k, v in sorted(params.items())],
-                       str(tmp))
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:  # keeps the .ckpt suffix MindSpore insists on
+        ms.save_checkpoint([{"name": k, "data": ms.Tensor(v)} for k, v in sorted(params.items())],
+                           str(tmp))
     cfg = ModelConfig(arch=arch, depths=depths, width=width, block=block)
     blk, d, w = cfg.resolved
     meta = {"kind": "backbone", "source": str(src), "arch": arch,
             "backbone": {"block": blk, "depths": list(d), "width": w},
             "converted": report.converted, "ignored": len(report.ignored),
             "unexpected": report.unexpected}
-    mp = checkpoint_meta_path(out)
-    tmpm = mp.with_name(f".{mp.name}.tmp{os.getpid()}")
-    tmpm.write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    os.replace(tmpm, mp)
+    with atomic_path(checkpoint_meta_path(out)) as tmpm:
+        tmpm.write_text(json.dumps(meta, indent=2), encoding="utf-8")
     return report
 
 

@@ -39,6 +39,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from arttrack._atomic import atomic_path
+
 __all__ = ["FORMATS", "MEAN_PIXEL", "InferenceNet", "export_model", "fix_onnx_conv_transpose",
            "main", "metadata_path"]
 
@@ -267,9 +269,8 @@ def export_model(net, fmt: str, height: int, width: int, out: str | os.PathLike,
             tmp.unlink()
 
     mp = metadata_path(out)
-    tmpm = mp.with_name(f".{mp.name}.tmp{os.getpid()}")
-    tmpm.write_text(json.dumps(_to_jsonable(doc), indent=2), encoding="utf-8")
-    os.replace(tmpm, mp)
+    with atomic_path(mp) as tmpm:
+        tmpm.write_text(json.dumps(_to_jsonable(doc), indent=2), encoding="utf-8")
     logger.info("exported %s (%s) and %s", out, fmt, mp.name)
     return out
 

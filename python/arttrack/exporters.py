@@ -33,6 +33,8 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
+from arttrack._atomic import atomic_path
+
 __all__ = ["FORMATS", "atomic_write_text", "export", "output_paths", "to_coco_results",
            "to_posetrack", "write_coco_results", "write_csv", "write_openpose",
            "write_posetrack"]
@@ -59,15 +61,9 @@ def _posetrack_name(name: str) -> str:
 
 # ----------------------------------------------------------------------------- helpers
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``<dir>/.<name>.<pid>.tmp`` and rename it to ``path``."""
-    p = Path(path)
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-    try:
+    """Write ``text`` under a temporary name beside ``path`` and rename it to ``path``."""
+    with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, p)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _dump(obj: Any) -> str:

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from arttrack._atomic import atomic_path
+
 __all__ = ["CanonicalFormatError", "people_array", "read_canonical", "write_canonical"]
 
 
@@ -156,15 +158,9 @@ def write_canonical(path: str | os.PathLike, data: dict, overwrite: bool = True)
     validate_canonical(clean, "output")
     if not overwrite and p.exists():
         raise FileExistsError(f"{p} exists (pass overwrite=True to replace it)")
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as f:
-            json.dump(clean, f, allow_nan=False, separators=(",", ":"))
-            f.write("\n")
-        os.replace(tmp, p)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(p) as tmp, tmp.open("w", encoding="utf-8") as f:
+        json.dump(clean, f, allow_nan=False, separators=(",", ":"))
+        f.write("\n")
 
 
 def people_array(frame: dict, num_joints: int) -> np.ndarray:

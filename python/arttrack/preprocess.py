@@ -55,6 +55,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from arttrack._atomic import atomic_path
+
 __all__ = ["IMAGE_EXTENSIONS", "InputSpec", "Letterbox", "letterbox", "load_index", "load_meta",
            "main", "preprocess_image", "to_original"]
 
@@ -348,9 +350,8 @@ def write_bins(items: Sequence[Item], meta: Mapping[str, Any], out_dir: str | os
         "entries": entries,
     }
     index = out / "index.json"
-    tmp = out / ".index.json.tmp"
-    tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
-    os.replace(tmp, index)
+    with atomic_path(index) as tmp:
+        tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
     logger.info("wrote %d inputs of shape %s to %s", len(entries), list(spec.image_shape), out)
     return index
 

@@ -48,6 +48,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from arttrack._atomic import atomic_path
 from arttrack.checkpoint import (CheckpointError, check_architecture, latest_checkpoint,
                                  list_checkpoints, load_checkpoint, load_into, partial_files,
                                  save_checkpoint)
@@ -170,9 +171,8 @@ def dump_weights(cell, directory: str | Path, rank: int) -> Path:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     out = directory / f"rank{rank}.npz"
-    tmp = directory / f".rank{rank}.tmp{os.getpid()}.npz"
-    np.savez(tmp, **{p.name: p.asnumpy() for p in cell.get_parameters()})
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:  # keeps the .npz suffix, so np.savez adds none
+        np.savez(tmp, **{p.name: p.asnumpy() for p in cell.get_parameters()})
     return out
 
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from arttrack._atomic import atomic_path
+
 from .arttrack_net import OUTPUT_ORDER, ArtTrackNet, PredictionHead, outputs_as_dict
 from .losses import ArtTrackLoss, ArtTrackWithLoss
 from .resnet import BasicBlock, Bottleneck, ResNet
@@ -274,19 +276,15 @@ def save_model_checkpoint(net: ArtTrackNet, path: str | os.PathLike,
     if path.suffix != ".ckpt":
         raise ValueError(f"checkpoint path must end in .ckpt, got {str(path)!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.ckpt")
-    ms.save_checkpoint(net, str(tmp))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:  # keeps the .ckpt suffix MindSpore insists on
+        ms.save_checkpoint(net, str(tmp))
     doc = dict(meta or {})
     cfg = getattr(net, "model_config", None)
     if cfg is not None:
         doc["model"] = cfg.to_dict()
     doc["output_names"] = list(net.output_names)
-    mp = checkpoint_meta_path(path)
-    tmpm = mp.with_name(f".{mp.name}.tmp{os.getpid()}")
-    with open(tmpm, "w", encoding="utf-8") as f:
+    with atomic_path(checkpoint_meta_path(path)) as tmpm, open(tmpm, "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=2)
-    os.replace(tmpm, mp)
     return path
 
 

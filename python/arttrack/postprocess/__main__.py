@@ -26,6 +26,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from arttrack._atomic import atomic_path
+
 logger = logging.getLogger("arttrack.postprocess")
 
 
@@ -57,9 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _write_json(path: str | os.PathLike, data: Any) -> None:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1, allow_nan=False), encoding="utf-8")
-    os.replace(tmp, p)
+    with atomic_path(p) as tmp:
+        tmp.write_text(json.dumps(data, indent=1, allow_nan=False), encoding="utf-8")
 
 
 def _finite_or_none(v: float) -> float | None:
