@@ -12,6 +12,11 @@ creates tracks, is left out).
 
 Run:  python benchmarks/bench_tracking.py [--frames 12] [--people 1,5,10,20,40]
       python benchmarks/bench_tracking.py --ckpt run/snapshot-1300.ckpt [--spatial s.npz]
+      python benchmarks/bench_tracking.py --people 10 --arch configs/coco_resnet101.yaml \
+          --e2e-size 640x480 --e2e-frames 8
+``--arch`` times a randomly initialised network of a config (no trained weights exist here):
+its frames/s are the network's; with random maps the post-processing finds few confident
+people, so take the post-processing time from the people table.
 Nothing is asserted: this prints numbers.
 """
 
@@ -96,7 +101,7 @@ def bench_end_to_end(ckpt: str, spatial: str | None, frames: int, size: tuple[in
     with tempfile.TemporaryDirectory() as tmp:
         os.chdir(tmp)  # MindSpore writes rank_0/ into the working directory
         clip = generate_clip(3, frames, SyntheticConfig(width=size[0], height=size[1],
-                                                        num_people=(2, 4), joint_set="coco17"))
+                                                        num_people=(2, 4)))
         mp4 = Path(tmp) / "bench.mp4"
         wr = cv2.VideoWriter(str(mp4), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, size)
         for f in clip.frames:
@@ -111,12 +116,44 @@ def bench_end_to_end(ckpt: str, spatial: str | None, frames: int, size: tuple[in
                   f"{res.summary()}")
 
 
+def random_model(config: str, folder: Path, size: tuple[int, int]) -> tuple[str, str, str]:
+    """A randomly initialised network of ``config`` saved as a checkpoint in ``folder``, with
+    pairwise statistics of synthetic people of the frame size and an uninformative spatial
+    model (every pair p = 0.5): for timing only. Returns (ckpt, spatial, stats) paths."""
+    import mindspore as ms
+
+    from arttrack.checkpoint import save_checkpoint
+    from arttrack.config import load_config
+    from arttrack.data.synthetic import SyntheticConfig, SyntheticPoseDataset
+    from arttrack.factory import build_model
+    from arttrack.joints import get_joint_set
+    from arttrack.pairwise import compute_pairwise_stats, save_pairwise_stats
+    from arttrack.postprocess import SpatialModel
+
+    ms.set_device("CPU")
+    stats = folder / "pairwise_stats.npz"
+    cfg = load_config(config, ["device_target=CPU", "init_weights=''", f"pairwise_stats_fn={stats}"])
+    js = get_joint_set(cfg.joint_set)
+    ds = SyntheticPoseDataset(seed=1, size=50, config=SyntheticConfig(
+        width=size[0], height=size[1], num_people=(1, 4), joint_set=cfg.joint_set))
+    save_pairwise_stats(compute_pairwise_stats((ds[i][1] for i in range(len(ds))), js), stats)
+    ckpt = save_checkpoint(build_model(cfg, pretrained=False), folder / "random", 0, cfg, keep=0)
+    pairs = js.pair_graph
+    spatial = folder / "spatial.npz"
+    SpatialModel(pairs, np.zeros((len(pairs), 9)), np.ones((len(pairs), 9)),
+                 np.zeros((len(pairs), 9))).save(spatial)
+    return str(ckpt), str(spatial), str(stats)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--people", default="1,5,10,20,40")
     p.add_argument("--frames", type=int, default=12, help="consecutive frames per size")
     p.add_argument("--ckpt", help="checkpoint for the end-to-end frames/s (optional)")
     p.add_argument("--spatial", help="spatial model (default: spatial.npz next to --ckpt)")
+    p.add_argument("--arch", metavar="CONFIG",
+                   help="instead of --ckpt: time a randomly initialised network of this config "
+                        "(e.g. configs/coco_resnet101.yaml)")
     p.add_argument("--e2e-frames", type=int, default=24)
     p.add_argument("--e2e-size", default="320x240")
     p.add_argument("--batch-size", type=int, default=4)
@@ -124,8 +161,13 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     bp = _load_bench_postprocess()
     bench_people(bp, [int(s) for s in args.people.split(",")], max(2, args.frames))
-    if args.ckpt:
-        w, h = (int(v) for v in args.e2e_size.lower().split("x"))
+    w, h = (int(v) for v in args.e2e_size.lower().split("x"))
+    if args.arch:
+        with tempfile.TemporaryDirectory() as tmp:
+            ckpt, spatial, stats = random_model(args.arch, Path(tmp), (w, h))
+            print(f"end to end with a randomly initialised {Path(args.arch).name} network")
+            bench_end_to_end(ckpt, spatial, args.e2e_frames, (w, h), args.batch_size, args.mode)
+    elif args.ckpt:
         bench_end_to_end(args.ckpt, args.spatial, args.e2e_frames, (w, h), args.batch_size,
                          args.mode)
     else:

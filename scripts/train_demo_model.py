@@ -1,8 +1,8 @@
 """Reproduce the demo model shipped in ``python/arttrack/assets/demo/``.
 
 Steps (all on CPU, no download):
-  1. synthetic COCO-17 images -> pairwise statistics  (python -m arttrack.pairwise stats)
-  2. train configs/synthetic_demo_coco.yaml          (python -m arttrack.train)
+  1. synthetic images -> pairwise statistics         (python -m arttrack.pairwise stats)
+  2. train configs/synthetic_demo.yaml               (python -m arttrack.train)
   3. fit the spatial model on the trained network     (python -m arttrack.pairwise fit)
   4. fit the temporal model on synthetic clips        (arttrack.tracking.fit_temporal_model)
   5. write the network-only checkpoint + models into the package assets
@@ -24,7 +24,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 ASSETS = REPO / "python" / "arttrack" / "assets" / "demo"
-CONFIG = REPO / "configs" / "synthetic_demo_coco.yaml"
+CONFIG = REPO / "configs" / "synthetic_demo.yaml"
+JOINT_SET = "posetrack15"  # the config's joint_set
 log = logging.getLogger("train_demo_model")
 
 
@@ -37,8 +38,8 @@ def synthetic_clips(num: int, seed: int):
     from arttrack.data.synthetic import SyntheticConfig, generate_clip
     from arttrack.data.synthetic import joint_indices
 
-    idx = joint_indices("coco17")
-    cfg = SyntheticConfig(width=320, height=240, num_people=(2, 4), joint_set="coco17")
+    idx = joint_indices(JOINT_SET)
+    cfg = SyntheticConfig(width=320, height=240, num_people=(2, 4), joint_set=JOINT_SET)
     for k in range(num):
         clip = generate_clip(seed + k, num_frames=40, config=cfg)
         frames = []
@@ -66,11 +67,8 @@ def main(argv=None) -> int:
 
     # 1. pairwise statistics (the config points at the asset file)
     if not stats.is_file():
-        data = work / "syncoco"
-        run("-m", "arttrack.data.synthetic", "--format", "coco", "--out", str(data), "--num-images", "400",
-            "--seed", "11", "--width", "160", "--height", "160", "--people", "1,3")
-        run("-m", "arttrack.pairwise", "stats", "--dataset", "coco", "--ann",
-            str(data / "annotations" / "person_keypoints_val2017.json"), "--out", str(stats))
+        run("-m", "arttrack.pairwise", "stats", "--config", str(CONFIG), "--num-images", "3000",
+            "--out", str(stats))
 
     # 2. training
     prefix = work / "snapshot"
@@ -104,8 +102,8 @@ def main(argv=None) -> int:
     loaded = load_checkpoint(ckpt_path)
     net = build_model(loaded.config, pretrained=False)
     load_model_checkpoint(net, ckpt_path)
-    out = save_checkpoint(net, work / "demo_coco17", loaded.step, loaded.config, keep=0)
-    shutil.copyfile(out, ASSETS / "demo_coco17.ckpt")
+    out = save_checkpoint(net, work / "demo", loaded.step, loaded.config, keep=0)
+    shutil.copyfile(out, ASSETS / "demo.ckpt")
     shutil.copyfile(work / "spatial.npz", ASSETS / "spatial.npz")
     shutil.copyfile(work / "temporal.npz", ASSETS / "temporal.npz")
     log.info("demo model written to %s (step %d)", ASSETS, loaded.step)

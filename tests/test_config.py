@@ -64,3 +64,16 @@ def test_save_round_trip(tmp_path):
     assert load_config(tmp_path / "c.yaml") == cfg
     assert not list(tmp_path.glob("*.tmp"))
     assert Config().replace(batch_size=4).batch_size == 4
+
+
+@pytest.mark.parametrize("dataset_type, joint_set", [("coco", "mpii14"), ("mpii", "posetrack15"),
+                                                     ("coco", "posetrack15")])
+def test_real_datasets_keep_their_joint_set(dataset_type, joint_set):
+    with pytest.raises(ConfigError, match=f"{dataset_type} annotations have the"):
+        load_config(None, [f"dataset_type={dataset_type}", f"joint_set={joint_set}"])
+
+
+def test_synthetic_walking_is_a_share():
+    assert load_config(None, ["synthetic_walking=0.25"]).synthetic_walking == 0.25
+    with pytest.raises(ConfigError, match="synthetic_walking"):
+        load_config(None, ["synthetic_walking=1.5"])

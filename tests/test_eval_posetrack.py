@@ -130,6 +130,25 @@ def test_false_positive_ranked_first(tmp_path):
     assert res.total["mota"] == pytest.approx(0.0)
 
 
+def test_track_thr_drops_low_scores_from_tracking_only(tmp_path):
+    """A spurious low-scoring person: tracking metrics without it above track_thr, AP the same."""
+    gt = _posetrack_json("v", [[(0, _body(100, 100))]])
+    pred = _posetrack_json("v", [[(0, _body(100, 100)), (1, _body(900, 600))]], scores=True)
+    for a in pred["annotations"]:
+        a["scores"] = [(0.2 if a["track_id"] == 1 else 0.9) if v > 0 else 0.0
+                       for v in a["keypoints"][2::3]]
+    all_joints = _eval(tmp_path, gt, pred)
+    assert all_joints.total["precision"] == pytest.approx(50.0)
+    assert all_joints.total["mota"] == pytest.approx(0.0)
+    res = _eval(tmp_path, gt, pred, track_thr=0.5)
+    assert res.total["precision"] == 100.0 and res.total["mota"] == pytest.approx(100.0)
+    assert res.total["ap"] == pytest.approx(all_joints.total["ap"]) == pytest.approx(100.0)
+    res = _eval(tmp_path, gt, pred, track_thr=0.95)  # nothing left to track
+    assert res.total["recall"] == 0.0 and res.total["ap"] == pytest.approx(100.0)
+    with pytest.raises(EvalError, match="track_thr"):
+        _eval(tmp_path, gt, pred, track_thr=float("nan"))
+
+
 def test_threshold_is_inclusive(tmp_path):
     gt_kp = _body(100, 100)
     on = gt_kp.copy()

@@ -393,7 +393,7 @@ def test_demo_flow_with_a_stand_in_model(env, monkeypatch, capsys):
 
     d = env["root"] / "fake_demo"
     d.mkdir(exist_ok=True)
-    shutil.copy(env["ckpt"], d / "demo_coco17.ckpt")
+    shutil.copy(env["ckpt"], d / multiperson.DEMO_CKPT)
     shutil.copy(env["spatial"], d / "spatial.npz")
     shutil.copy(env["ckpt"].parent / "pairwise_stats.npz", d / "pairwise_stats.npz")
     monkeypatch.setattr(multiperson, "demo_dir", lambda: d)

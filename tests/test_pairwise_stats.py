@@ -103,3 +103,31 @@ def test_cli_mpii_mat(tmp_path):
                  "--out", str(out)]) == 0
     st = load_pairwise_stats(out, MPII14)
     assert st.count.max() == 4
+
+
+def test_cli_from_a_synthetic_config(tmp_path):
+    """``stats --config``: the config's joint set, over the first N training samples, equal
+    to the statistics of the same samples drawn directly; head_top sits above head_bottom."""
+    from arttrack.data.synthetic import SyntheticConfig, SyntheticPoseDataset
+    from arttrack.joints import POSETRACK15
+
+    out = tmp_path / "pt.npz"
+    sets = ["dataset_type=synthetic", "joint_set=posetrack15", "multi_person=true",
+            "synthetic_people=[1,3]", "synthetic_image_size=[96,128]", "synthetic_walking=0.5"]
+    argv = ["stats", "--config", "none"] + [a for s in sets for a in ("--set", s)]
+    argv += ["--num-images", "12", "--out", str(out)]
+    assert main(argv[:2] + [str(tmp_path / "missing.yaml")] + argv[3:]) == 2  # no such config
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text("seed: 5\n")
+    argv[2] = str(cfg_file)
+    assert main(argv) == 0
+    st = load_pairwise_stats(out, POSETRACK15)
+    ds = SyntheticPoseDataset(seed=5, size=12, config=SyntheticConfig(
+        width=128, height=96, num_people=(1, 3), joint_set="posetrack15", walking=0.5))
+    ref = compute_pairwise_stats((ds[i][1] for i in range(12)), POSETRACK15)
+    np.testing.assert_allclose(st.mean, ref.mean)
+    np.testing.assert_array_equal(st.count, ref.count)
+    bottom, top = POSETRACK15.index("head_bottom"), POSETRACK15.index("head_top")
+    assert st.row(bottom, top)[0][1] < 0  # y grows downwards
+    assert main(["stats", "--config", str(cfg_file), "--dataset", "coco", "--ann", "x",
+                 "--out", str(out)]) == 2

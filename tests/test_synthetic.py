@@ -302,3 +302,37 @@ def test_config_validation_and_options():
     ds = syn.SyntheticPoseDataset(seed=0, size=3, num_people=(0, 0))
     image, joints = ds[1]
     assert joints.shape == (0, 14, 3)
+
+
+def test_posetrack15_joints_and_flip():
+    """POSETRACK15 names the figure's points (head_bottom = upper neck) and its mirror
+    permutation swaps every left_/right_ name and nothing else."""
+    from arttrack.joints import JOINT_SETS, POSETRACK15
+
+    p = syn.generate_scene(1, CLEAN).people[0]
+    kp = p.keypoints(POSETRACK15)
+    np.testing.assert_array_equal(kp[1], p.points[syn.POINT_NAMES.index("upper_neck")])
+    np.testing.assert_array_equal(kp[2], p.points[syn.POINT_NAMES.index("head_top")])
+    for js in JOINT_SETS.values():
+        swap = {"left": "right", "right": "left", "l": "r", "r": "l"}
+        for j, name in enumerate(js.names):
+            side, _, rest = name.partition("_")
+            mirrored = f"{swap[side]}_{rest}" if side in swap else name
+            assert js.names[js.flip_permutation[j]] == mirrored, (js.name, name)
+
+
+def test_walking_share():
+    """``walking`` draws side-on walkers (the clips' poses); 0 keeps the old stream."""
+    for k in range(20):
+        pose = syn.sample_walking_pose(k, 50.0, 50.0, 100.0)
+        assert abs(abs(pose.yaw) - np.pi / 2) <= 0.35 + 1e-9
+        phis = np.linspace(0, 2 * np.pi, 721)
+        err = min(np.abs(syn._walk_limbs(f) - pose.limbs).max() for f in phis)
+        assert err < 0.02  # a phase of the walk cycle
+    a = syn.generate_scene(4, CLEAN)
+    b = syn.generate_scene(4, replace(CLEAN, walking=0.0))
+    np.testing.assert_array_equal(a.image, b.image)
+    c = syn.generate_scene(4, replace(CLEAN, walking=1.0))
+    assert not np.array_equal(a.image, c.image)
+    with pytest.raises(ValueError, match="walking"):
+        syn.SyntheticConfig(walking=-0.1)

@@ -27,12 +27,13 @@ class Config:
     dataset_type: str = "synthetic"  # synthetic | mpii | coco
     dataset: str = ""  # annotation file: mpii .mat / COCO person_keypoints json
     image_dir: str = ""  # folder the annotation's image names are relative to
-    joint_set: str = "mpii14"  # mpii14 | coco17 (arttrack.joints)
+    joint_set: str = "mpii14"  # mpii14 | coco17 | posetrack15 (arttrack.joints)
     multi_person: bool = False
     val_fraction: float = 0.05  # MPII: training images held out for validation
     synthetic_size: int = 2000  # synthetic: images per epoch
     synthetic_people: tuple[int, int] = (1, 1)  # synthetic: people per image (min, max)
     synthetic_image_size: tuple[int, int] = (128, 128)  # synthetic: (height, width)
+    synthetic_walking: float = 0.0  # synthetic: share of people in walking poses (as in clips)
     seed: int = 0
 
     # --- network -------------------------------------------------------------------------
@@ -142,7 +143,7 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
 
 _CHOICES = {
     "dataset_type": ("synthetic", "mpii", "coco"),
-    "joint_set": ("mpii14", "coco17"),
+    "joint_set": ("mpii14", "coco17", "posetrack15"),
     "output_stride": (8, 16, 32),
     "mode": ("graph", "pynative"),
     "device_target": ("CPU", "GPU", "Ascend"),
@@ -182,6 +183,12 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("scale_jitter_lo/scale_jitter_up: need 0 < lo <= up")
     if cfg.pairwise_predict and not cfg.multi_person:
         raise ConfigError("pairwise_predict: pairwise heads need multi_person: true")
+    native = {"mpii": "mpii14", "coco": "coco17"}.get(cfg.dataset_type)
+    if native is not None and cfg.joint_set != native:
+        raise ConfigError(f"joint_set: {cfg.dataset_type} annotations have the {native} joints, "
+                          f"not {cfg.joint_set}")
+    if not 0.0 <= cfg.synthetic_walking <= 1.0:
+        raise ConfigError(f"synthetic_walking: must be a share in [0, 1], got {cfg.synthetic_walking}")
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -221,10 +228,10 @@ def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] 
 
 def save_config(cfg: Config, path: str | Path) -> None:
     """Write ``cfg`` as YAML atomically (temporary name, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    tmp.replace(path)
+    from arttrack._atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
 
 __all__ = ["Config", "ConfigError", "load_config", "save_config", "parse_override"]

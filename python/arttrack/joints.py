@@ -110,7 +110,20 @@ COCO17 = JointSet(
 COCO17_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07,
                           .87, .87, .89, .89]) / 10.0
 
-JOINT_SETS = {js.name: js for js in (MPII14, COCO17)}
+# PoseTrack 2018's 15 annotated joints (its 17 keypoints without the ears, which are never
+# labeled), in PoseTrack's order: what the PoseTrack benchmark scores. head_bottom is the
+# upper neck, head_top the top of the head (as MPII's).
+POSETRACK15 = JointSet(
+    name="posetrack15",
+    names=("nose", "head_bottom", "head_top", "left_shoulder", "right_shoulder", "left_elbow",
+           "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
+           "right_knee", "left_ankle", "right_ankle"),
+    flip_pairs=((3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14)),
+    skeleton=((0, 1), (1, 2), (0, 2), (1, 3), (1, 4), (3, 5), (5, 7), (4, 6), (6, 8), (3, 9),
+              (4, 10), (9, 10), (9, 11), (11, 13), (10, 12), (12, 14)),
+)
+
+JOINT_SETS = {js.name: js for js in (MPII14, COCO17, POSETRACK15)}
 
 
 def get_joint_set(name: str) -> JointSet:

@@ -59,7 +59,8 @@ IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 DEMO_SEED = 7
 DEMO_FRAMES = 40
 DEMO_SIZE = (320, 240)
-DEMO_FILES = ("demo_coco17.ckpt", "spatial.npz", "pairwise_stats.npz")
+DEMO_CKPT = "demo.ckpt"
+DEMO_FILES = (DEMO_CKPT, "spatial.npz", "pairwise_stats.npz")
 
 __all__ = ["FrameDetections", "FrameSource", "InputError", "PeopleLinker", "RunResult",
            "build_parser", "demo_dir", "main", "open_source", "run"]
@@ -678,7 +679,7 @@ def _load_model(ckpt: Path, config: Optional[str], device: Optional[str], mode: 
     sp = Path(spatial) if spatial else ckpt.parent / "spatial.npz"
     if not sp.is_file():
         raise InputError(f"spatial model not found: {sp}" + ("" if spatial else
-                         " (pass --spatial; fit one with `python -m arttrack.spatial_fit`)"))
+                         " (pass --spatial; fit one with `python -m arttrack.pairwise fit`)"))
     try:
         spatial_model = SpatialModel.load(sp)
     except (OSError, KeyError) as exc:
@@ -707,7 +708,7 @@ def _write_demo_clip(out_dir: Path, overwrite: bool) -> tuple[Path, Path]:
     cfg = SyntheticConfig(width=DEMO_SIZE[0], height=DEMO_SIZE[1], num_people=(2, 4),
                           # people 72-144 px tall: the range the demo model saw in training
                           # (160 px images, heights 0.45-0.95 of the image)
-                          joint_set="coco17", person_height=(0.3, 0.6))
+                          joint_set="posetrack15", person_height=(0.3, 0.6))
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".demo-") as tmp:
         (gt_path,) = write_posetrack(tmp, 1, num_frames=DEMO_FRAMES, seed=DEMO_SEED, config=cfg,
@@ -812,11 +813,11 @@ def _main(args: argparse.Namespace) -> int:
         if args.input:
             raise InputError("--demo takes no input (it generates its own clip)")
         d = demo_dir()
-        missing = [f for f in ("demo_coco17.ckpt", "spatial.npz") if not (d / f).is_file()]
+        missing = [f for f in (DEMO_CKPT, "spatial.npz") if not (d / f).is_file()]
         if missing:
             raise InputError(f"the demo model is not installed ({d / missing[0]} is missing); "
                              "train one with `python scripts/train_demo_model.py`")
-        ckpt, spatial = d / "demo_coco17.ckpt", str(d / "spatial.npz")
+        ckpt, spatial = d / DEMO_CKPT, str(d / "spatial.npz")
         stats = args.pairwise_stats or (str(d / "pairwise_stats.npz")
                                         if (d / "pairwise_stats.npz").is_file() else None)
         tpath = args.temporal or (str(d / "temporal.npz") if (d / "temporal.npz").is_file() else None)
@@ -859,8 +860,9 @@ def _main(args: argparse.Namespace) -> int:
     if gt_path is not None:
         from arttrack.eval.posetrack import evaluate_posetrack
 
-        r = evaluate_posetrack(gt_path, res.json_path)
-        print(f"{PROG}: demo PoseTrack (vs {gt_path.name}): AP {r.total['ap']:.1f}  "
+        r = evaluate_posetrack(gt_path, res.json_path, track_thr=args.kpt_thr)
+        print(f"{PROG}: demo PoseTrack (vs {gt_path.name}; tracking metrics on joints scoring "
+              f">= --kpt-thr {args.kpt_thr:g}): AP {r.total['ap']:.1f}  "
               f"MOTA {r.total['mota']:.1f}  MOTP {r.total['motp']:.1f}  "
               f"precision {r.total['precision']:.1f}  recall {r.total['recall']:.1f}  "
               f"ID switches {int(r.total['switches'])}")

@@ -23,6 +23,8 @@ CLI (argparse subcommands)::
         --out stats.npz [--global-scale 1.0]
     python -m arttrack.pairwise stats --dataset mpii --ann mpii_human_pose_v1_u12_1.mat \
         --out stats.npz
+    python -m arttrack.pairwise stats --config configs/synthetic_demo.yaml --num-images 2000 \
+        --out stats.npz
     python -m arttrack.pairwise fit --config CFG --ckpt CKPT [--num-images N] --out spatial.npz \
         [--temporal-out temporal.npz --clips POSETRACK_ANNOTATIONS]
 
@@ -52,7 +54,7 @@ FORMAT = "arttrack.pairwise_stats/1"
 MIN_STD = 1.0  # px; floor for degenerate pairs so normalisation never divides by ~0
 
 __all__ = ["PairwiseStats", "compute_pairwise_stats", "save_pairwise_stats",
-           "load_pairwise_stats", "stats_from_records", "main"]
+           "load_pairwise_stats", "stats_from_records", "stats_from_config", "main"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,13 +200,41 @@ def _load_records(dataset: str, ann: str, image_root: Optional[str], split: Opti
     raise ValueError(f"unknown dataset {dataset!r}")
 
 
+def stats_from_config(cfg, num_images: Optional[int] = None) -> PairwiseStats:
+    """Statistics over the training data of a config (its joint set and ``global_scale``):
+    the first ``num_images`` samples of a synthetic source, or the records of a real dataset."""
+    from arttrack.factory import build_records, build_source
+
+    joint_set = get_joint_set(cfg.joint_set)
+    if cfg.dataset_type == "synthetic":
+        source = build_source(cfg, "train")
+        n = len(source) if num_images is None else min(int(num_images), len(source))
+        return compute_pairwise_stats((source[i][1] for i in range(n)), joint_set,
+                                      global_scale=cfg.global_scale)
+    records = list(build_records(cfg, "train"))[:num_images]
+    return stats_from_records(records, joint_set, global_scale=cfg.global_scale)
+
+
 def _cmd_stats(args: argparse.Namespace) -> int:
-    records, joint_set = _load_records(args.dataset, args.ann, args.image_root, args.split)
-    if args.joint_set:
-        joint_set = get_joint_set(args.joint_set)
-    stats = stats_from_records(records, joint_set, global_scale=args.global_scale)
-    save_pairwise_stats(stats, args.out)
-    logger.info("wrote %s (%d samples, %d labeled pairs)", args.out, len(records),
+    if args.config:
+        from arttrack.config import load_config
+
+        if args.dataset or args.ann:
+            raise ValueError("give either --config or --dataset/--ann, not both")
+        if args.num_images is not None and args.num_images < 1:
+            raise ValueError("--num-images must be >= 1")
+        cfg = load_config(args.config, args.overrides)
+        stats = stats_from_config(cfg, args.num_images)
+    else:
+        if not args.dataset or not args.ann:
+            raise ValueError("give --dataset and --ann (or --config)")
+        records, joint_set = _load_records(args.dataset, args.ann, args.image_root, args.split)
+        if args.joint_set:
+            joint_set = get_joint_set(args.joint_set)
+        stats = stats_from_records(records, joint_set, global_scale=args.global_scale)
+    with atomic_path(Path(args.out)) as tmp:
+        save_pairwise_stats(stats, tmp)
+    logger.info("wrote %s (%s joints, %d labeled pairs)", args.out, stats.joint_set,
                 int(stats.count.sum()))
     return 0
 
@@ -307,8 +337,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     st = sub.add_parser("stats", help="mean/std of joint-to-joint offsets per ordered pair",
                         description="Compute pairwise statistics and write them as .npz.")
-    st.add_argument("--dataset", required=True, choices=("coco", "mpii", "mpii-json"))
-    st.add_argument("--ann", required=True, help="annotation file (.json / .mat)")
+    st.add_argument("--config", default=None,
+                    help="compute over a training config's data instead (its joint set, "
+                         "global_scale; synthetic configs need no files)")
+    st.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="config override (with --config)")
+    st.add_argument("--num-images", type=int, default=None,
+                    help="with --config: use the first N training samples (default: all)")
+    st.add_argument("--dataset", default=None, choices=("coco", "mpii", "mpii-json"))
+    st.add_argument("--ann", default=None, help="annotation file (.json / .mat)")
     st.add_argument("--image-root", default=None, help="image folder (only for paths)")
     st.add_argument("--split", default=None, choices=("train", "val", "all"),
                     help="MPII split (default: train for .mat, all for the JSON conversion)")

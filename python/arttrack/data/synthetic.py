@@ -31,7 +31,8 @@ for OpenCV.
 
 Point sets: the figure has 21 named points (:data:`POINT_NAMES`); joint sets are selected
 by name: :data:`arttrack.joints.MPII14` (``chin`` = MPII upper neck, ``forehead`` = MPII
-head top), :data:`arttrack.joints.COCO17`, the 16 MPII ids and PoseTrack 2018's 17 joints.
+head top), :data:`arttrack.joints.COCO17`, :data:`arttrack.joints.POSETRACK15`
+(``head_bottom`` = upper neck), the 16 MPII ids and PoseTrack 2018's 17 joints.
 
 Determinism: everything is a function of the seed; image ``i`` of a dataset or a writer
 with seed ``s`` is drawn from ``numpy.random.default_rng([s, i])``, so
@@ -75,7 +76,7 @@ RngLike = Union[np.random.Generator, int, Sequence[int]]
 __all__ = [
     "POINT_NAMES", "MPII16_NAMES", "POSETRACK17_NAMES", "SyntheticConfig", "Body", "Pose",
     "SyntheticPerson", "Scene", "SyntheticClip", "SyntheticPoseDataset", "joint_indices",
-    "sample_body", "sample_pose", "render_people", "generate_scene", "generate_image",
+    "sample_body", "sample_pose", "sample_walking_pose", "render_people", "generate_scene", "generate_image",
     "generate_clip", "random_background", "write_mpii", "write_coco", "write_posetrack",
     "main",
 ]
@@ -197,6 +198,8 @@ class SyntheticConfig:
         noise: maximum amplitude of the additive pixel noise (0 disables it).
         blur_prob: probability of a light Gaussian blur of the whole image.
         self_occlusion: mark joints hidden by the person's own parts as occluded.
+        walking: share of people (in still images) drawn in a walking pose seen from the
+            side, the poses of the people walking through :func:`generate_clip`'s clips.
     """
 
     width: int = 256
@@ -209,6 +212,7 @@ class SyntheticConfig:
     noise: float = 6.0
     blur_prob: float = 0.3
     self_occlusion: bool = True
+    walking: float = 0.0
 
     def __post_init__(self) -> None:
         if self.width < 16 or self.height < 16:
@@ -226,6 +230,8 @@ class SyntheticConfig:
             raise ValueError(f"clutter must be 0 <= min <= max, got {self.clutter}")
         if self.noise < 0:
             raise ValueError(f"noise must be >= 0, got {self.noise}")
+        if not 0.0 <= self.walking <= 1.0:
+            raise ValueError(f"walking must be a share in [0, 1], got {self.walking}")
         joint_indices(self.joint_set)  # validates the name
 
     @property
@@ -358,6 +364,17 @@ def sample_pose(rng: RngLike, x: float, y: float, height: float) -> Pose:
     limbs = np.clip(limbs, _LIMB_LO, _LIMB_HI)
     return Pose(x=float(x), y=float(y), height=float(height), yaw=float(yaw), lean=float(lean),
                 head_tilt=float(rng.uniform(-0.35, 0.35)), limbs=limbs)
+
+
+def sample_walking_pose(rng: RngLike, x: float, y: float, height: float) -> Pose:
+    """A random phase of the side-on walk of :func:`generate_clip`'s walkers."""
+    rng = _rng(rng)
+    d = 1.0 if rng.random() < 0.5 else -1.0
+    limbs = np.clip(_walk_limbs(float(rng.uniform(0, 2 * np.pi))), _LIMB_LO, _LIMB_HI)
+    return Pose(x=float(x), y=float(y), height=float(height),
+                yaw=float(d * (np.pi / 2) + rng.uniform(-0.35, 0.35)),
+                lean=float(d * rng.uniform(0.0, 0.08)), head_tilt=float(rng.uniform(-0.1, 0.1)),
+                limbs=limbs)
 
 
 def _limb_dir(abd: float, flex: float, side: int) -> np.ndarray:
@@ -790,7 +807,8 @@ def generate_scene(rng: RngLike, config: Optional[SyntheticConfig] = None) -> Sc
     for h in heights:
         body = sample_body(rng)
         x, y = _place(rng, cfg, float(h))
-        people.append((body, sample_pose(rng, x, y, float(h))))
+        walk = cfg.walking > 0 and rng.random() < cfg.walking
+        people.append((body, (sample_walking_pose if walk else sample_pose)(rng, x, y, float(h))))
     scene = render_people(bg, people, rng, self_occlusion=cfg.self_occlusion)
     scene.image = _finish(scene.image, rng, cfg)
     return scene
@@ -981,10 +999,10 @@ def _replace_into(tmp: Path, final: Path) -> None:
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    _replace_into(tmp, path)
+    from arttrack._atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def _write_image(path: Path, rgb: np.ndarray, quality: int = 95) -> None:

@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="predictions: PoseTrack 2018 JSON (per-keypoint scores) or arttrack per-video "
                         "JSON ({meta, frames}); a file or a directory of files")
     p.add_argument("--thr", type=float, default=0.5, help="PCKh matching threshold (default 0.5)")
+    p.add_argument("--track-thr", type=float, default=0.0,
+                   help="leave joints scoring below this out of MOTA/MOTP/precision/recall "
+                        "(AP always ranks all joints; default 0: keep all)")
     p.add_argument("--no-ignore-regions", action="store_true",
                    help="keep predicted joints inside the ground truth's ignore regions")
     _add_common(p)
@@ -112,7 +115,8 @@ def _run(args: argparse.Namespace) -> None:
         from arttrack.eval import posetrack
 
         res = posetrack.evaluate_posetrack(args.gt, args.pred, thr=args.thr,
-                                           use_ignore_regions=not args.no_ignore_regions)
+                                           use_ignore_regions=not args.no_ignore_regions,
+                                           track_thr=args.track_thr)
         print(posetrack.format_result(res))
         if args.json_out:
             write_json(args.json_out, res.to_dict())

@@ -27,6 +27,10 @@ Written from the PoseTrack benchmark's description (Andriluka et al., CVPR 2018;
   matched / (matched + false positives), recall = matched / objects (all in percent).
   Group = mean of its joints' values; total = computed from the counts pooled over the
   15 joints (switches: sums).
+- ``track_thr`` (default 0): predicted joints scoring below it are left out of the tracking
+  metrics only; AP always ranks every predicted joint by its score. A tracker's output is
+  usually thresholded for MOTA (every joint it reports counts as a hypothesis), while AP
+  needs the whole ranking.
 - Joints inside the frame's ignore regions (``ignore_regions_x/y``) are removed before
   matching, from predictions and ground truth alike (the real PoseTrack 2018 files do
   have annotated joints inside ignore regions); people left with no joint are dropped.
@@ -40,6 +44,7 @@ directory of files (the formats can be mixed).
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -445,9 +450,13 @@ def _match_frame(gt: list[Person], pr: list[Person], thr: float):
 
 
 def evaluate(gt: GroundTruth, pred: Predictions, thr: float = PCK_THRESHOLD,
-             use_ignore_regions: bool = True) -> PoseTrackResult:
-    """All metrics for loaded ground truth and predictions."""
+             use_ignore_regions: bool = True, track_thr: float = 0.0) -> PoseTrackResult:
+    """All metrics for loaded ground truth and predictions (``track_thr``: see the module
+    docstring)."""
     import motmetrics as mm
+
+    if not math.isfinite(track_thr):
+        raise EvalError(f"track_thr must be a finite number, got {track_thr}")
 
     nJ = len(EVAL_JOINTS)
     ap_scores: list[list[float]] = [[] for _ in range(nJ)]
@@ -489,6 +498,8 @@ def evaluate(gt: GroundTruth, pred: Predictions, thr: float = PCK_THRESHOLD,
                     ap_scores[jj].append(float(p_people[k].scores[j]))
                     gk = pairs.get(k)
                     ap_tp[jj].append(bool(gk is not None and match[k, gk, jj]))
+                if track_thr > 0:
+                    p_has = [k for k in p_has if p_people[k].scores[j] >= track_thr]
                 d = np.full((len(g_has), len(p_has)), np.nan)
                 for a, gk in enumerate(g_has):
                     for b, pk in enumerate(p_has):
@@ -545,7 +556,7 @@ def _nanmean(v: np.ndarray) -> float:
 
 
 def evaluate_posetrack(gt_path: str | Path, pred_path: str | Path, thr: float = PCK_THRESHOLD,
-                       use_ignore_regions: bool = True) -> PoseTrackResult:
+                       use_ignore_regions: bool = True, track_thr: float = 0.0) -> PoseTrackResult:
     """Load ground truth and predictions (files or directories) and evaluate."""
     gt = load_ground_truth(gt_path)
     n_frames = sum(len(v) for v in gt.videos.values())
@@ -553,7 +564,7 @@ def evaluate_posetrack(gt_path: str | Path, pred_path: str | Path, thr: float = 
         raise EvalError(f"{gt_path}: no labelled frames")
     pred = load_predictions(pred_path, gt)
     log.info("PoseTrack: %d videos, %d labelled frames", len(gt.videos), n_frames)
-    return evaluate(gt, pred, thr=thr, use_ignore_regions=use_ignore_regions)
+    return evaluate(gt, pred, thr=thr, use_ignore_regions=use_ignore_regions, track_thr=track_thr)
 
 
 def format_result(res: PoseTrackResult) -> str:
