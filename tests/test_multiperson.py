@@ -195,10 +195,12 @@ def test_cli_image_folder_flow_and_graph_mode(env, capsys):
 
     out = env["root"] / "out_folder"
     rc = main([str(frames_dir), "--ckpt", str(env["ckpt"]), "--out-dir", str(out), "--flow",
-               "--batch-size", "2", "--fps", "12"])
+               "--batch-size", "2", "--fps", "12", "--solver", "gaec"])
     assert rc == 0, capsys.readouterr().err
     data = read_canonical(out / "frames.json")
     assert len(data["frames"]) == 3 and data["meta"]["tracker"]["flow"] is True
+    assert data["meta"]["tracker"]["partition_method"] == "gaec"
+    assert data["meta"]["model"]["settings"]["method"] == "gaec"
     n, w, h, fps = _video_props(out / "frames_pose.mp4")
     assert (n, w, h) == (3, W, H) and abs(fps - 12) < 0.01
 
@@ -337,8 +339,9 @@ def _gt_people(clip, joints: str = "coco17") -> list[np.ndarray]:
     return out
 
 
-@pytest.mark.parametrize("method", ["st", "hungarian"])
-def test_tracking_quality_through_cli_linker(tmp_path, method):
+@pytest.mark.parametrize("method, solver", [("st", "gaec+klj"), ("st", "gaec"),
+                                            ("hungarian", "gaec+klj")])
+def test_tracking_quality_through_cli_linker(tmp_path, method, solver):
     """Ground-truth people of synthetic clips through the CLI's people -> tracks step
     (PeopleLinker, as `run` calls it), written as canonical JSON and scored by
     arttrack.eval.posetrack: MOTA >= 95 %."""
@@ -352,7 +355,10 @@ def test_tracking_quality_through_cli_linker(tmp_path, method):
     motas = []
     for k, gt_path in enumerate(gt_paths):
         clip = syn.generate_clip(np.random.default_rng([11, k]), 30, cfg)
-        linker = PeopleLinker(len(syn.POSETRACK17_NAMES), method, min_joints=1)
+        linker = PeopleLinker(len(syn.POSETRACK17_NAMES), method, min_joints=1,
+                              partition_method=solver)
+        if method == "st":
+            assert linker.tracker.method == solver
         frames = []
         for t, people in enumerate(_gt_people(clip, "posetrack17")):
             got, ids = linker.step(t, FrameDetections.from_people(people))

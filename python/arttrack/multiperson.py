@@ -313,13 +313,16 @@ class PeopleLinker:
         use_velocity: ``st`` motion compensation by the tracks' velocities (default: the
             model's; set False when the positions are warped by optical flow).
         gate: ``hungarian`` largest mean joint distance / person size to match.
+        partition_method: ``st`` solver of the spatio-temporal partition, ``"gaec+klj"``
+            or ``"gaec"`` (greedy only: faster, slightly worse optima).
 
     :meth:`step` returns the frame's people and their output ids: dense, 0, 1, 2, ... in
     order of first output.
     """
 
     def __init__(self, num_joints: int, method: str = "st", model: Any = None, max_gap: int = 5,
-                 min_joints: int = 1, use_velocity: Optional[bool] = None, gate: float = 0.5) -> None:
+                 min_joints: int = 1, use_velocity: Optional[bool] = None, gate: float = 0.5,
+                 partition_method: str = "gaec+klj") -> None:
         from arttrack.tracking import HungarianTracker, Tracker
 
         if method not in ("st", "hungarian"):
@@ -329,7 +332,8 @@ class PeopleLinker:
         self.num_joints, self.method = int(num_joints), method
         self.min_joints = max(1, int(min_joints))
         self.tracker = (Tracker(self.num_joints, model=model, max_gap=max_gap,
-                                use_velocity=use_velocity) if method == "st" else None)
+                                use_velocity=use_velocity, method=partition_method)
+                        if method == "st" else None)
         self._hungarian = (HungarianTracker(self.num_joints, max_gap, gate)
                            if method == "hungarian" else None)
         self._remap: dict[int, int] = {}
@@ -525,7 +529,8 @@ def run(source: FrameSource, predictor: Any, spatial: Any, out_dir: Path, *,
                 raise InputError(f"OpenCV cannot write an mp4 video to {stage}")
         linker = PeopleLinker(nj, tracker, model=temporal, max_gap=max_gap,
                               min_joints=settings.min_joints,
-                              use_velocity=False if flow else None)
+                              use_velocity=False if flow else None,
+                              partition_method=settings.method)
         of = _Flow(flow_scale) if flow else None
         frames_out: list[dict] = []
         n_people = 0
@@ -611,6 +616,7 @@ def run(source: FrameSource, predictor: Any, spatial: Any, out_dir: Path, *,
                                    ("stride", "locref_stdev", "nms_radius", "det_min_score",
                                     "min_joints", "use_locref", "same_joint", "method")}},
             "tracker": {"method": tracker, "max_gap": int(max_gap), "flow": bool(flow),
+                        "partition_method": settings.method if tracker == "st" else None,
                         "flow_scale": float(flow_scale) if flow else None,
                         "num_tracks": linker.num_tracks},
             "kpt_thr": float(kpt_thr), "arttrack_version": __version__,
@@ -769,6 +775,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = p.add_argument_group("tracking")
     t.add_argument("--tracker", choices=("st", "hungarian"), default="st",
                    help="st: spatio-temporal multicut (default); hungarian: baseline")
+    t.add_argument("--solver", choices=("gaec+klj", "gaec"), default="gaec+klj",
+                   help="partition solver, per frame and spatio-temporal: greedy GAEC plus "
+                        "Kernighan-Lin moves (default) or GAEC alone (faster)")
     t.add_argument("--max-gap", type=int, default=5,
                    help="frames a person may stay unseen and keep the id (default 5)")
     t.add_argument("--flow", action="store_true",
@@ -842,6 +851,7 @@ def _main(args: argparse.Namespace) -> int:
                    args.overwrite)
     pred, spatial_model, sp = _load_model(ckpt, args.config, args.device, args.mode,
                                           args.batch_size, stats, spatial, args.min_joints)
+    pred.settings = dataclasses.replace(pred.settings, method=args.solver)
     scale = args.scale if args.scale is not None else float(getattr(pred.config, "global_scale", 1.0))
     meta_extra["model"] = {"checkpoint": str(ckpt), "spatial_model": str(sp),
                            "pairwise_stats": str(stats) if stats else

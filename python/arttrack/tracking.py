@@ -272,6 +272,7 @@ class Tracker:
             fallback_cost_scale=float(fallback_cost_scale), method=method)
         self.num_joints = int(num_joints)
         self.max_gap = int(max_gap)
+        self.method = method
 
     def _next_frame(self, frame: int | None) -> int:
         if frame is not None:
