@@ -8,7 +8,7 @@ people walking across, crossing and occluding each other, runs the video pipelin
 scoring at least ``--kpt-thr``):
 
     python scripts/eval_demo_model.py [--clips 8] [--seed 9000] [--kpt-thr 0.4]
-    python scripts/eval_demo_model.py --ckpt out/demo/demo-7500.ckpt --spatial out/demo/spatial.npz
+    python scripts/eval_demo_model.py --ckpt out/demo/snapshot-7500.ckpt --spatial out/demo/spatial.npz
 
 Prints one table row per tracker (and, with ``--sweep``, MOTA for a range of thresholds).
 """
@@ -50,10 +50,20 @@ def main(argv=None) -> int:
 
     kpt_thr = args.kpt_thr if args.kpt_thr is not None else mp.build_parser().get_default("kpt_thr")
     d = mp.demo_dir()
-    ckpt = Path(args.ckpt) if args.ckpt else d / mp.DEMO_CKPT
-    spatial = args.spatial or (None if args.ckpt else str(d / "spatial.npz"))
-    stats = args.pairwise_stats or (None if args.ckpt else str(d / "pairwise_stats.npz"))
-    tpath = args.temporal or (str(d / "temporal.npz") if (d / "temporal.npz").is_file() else None)
+
+    def resolved(p):  # before the chdir into the scratch folder
+        return None if p is None else str(Path(p).resolve())
+
+    ckpt = Path(args.ckpt).resolve() if args.ckpt else d / mp.DEMO_CKPT
+    spatial = resolved(args.spatial) or (None if args.ckpt else str(d / "spatial.npz"))
+    stats = resolved(args.pairwise_stats) or (None if args.ckpt else str(d / "pairwise_stats.npz"))
+    if stats is None:  # the checkpoint's config may name its stats relative to here
+        from arttrack.checkpoint import load_checkpoint
+
+        fn = getattr(load_checkpoint(ckpt).config, "pairwise_stats_fn", "")
+        stats = resolved(fn) if fn else None
+    tpath = resolved(args.temporal) or (str(d / "temporal.npz") if (d / "temporal.npz").is_file()
+                                        else None)
     temporal = TemporalModel.load(tpath) if tpath else None
     w, h = (int(v) for v in args.size.lower().split("x"))
     rows = {}

@@ -23,12 +23,13 @@ from pathlib import Path
 
 
 def _pckh(ckpt: Path, num: int, locref: bool, work: Path) -> dict:
-    pred, out = work / "pred.json", work / "pckh.json"
+    # run from the caller's folder: configs name their datasets relative to it
+    pred, gt, out = work / "pred.json", work / "gt.json", work / "pckh.json"
     cmd = [sys.executable, "-m", "arttrack.predict", "--ckpt", str(ckpt), "--split", "val",
-           "--num", str(num), "--out", str(pred)] + ([] if locref else ["--no-locref"])
-    subprocess.run(cmd, check=True, cwd=work, stdout=subprocess.DEVNULL)
-    subprocess.run([sys.executable, "-m", "arttrack.eval", "pckh", "--gt", str(work / "pred.gt.json"),
-                    "--pred", str(pred), "--json-out", str(out)], check=True, cwd=work,
+           "--num", str(num), "--out", str(pred), "--gt-out", str(gt)]
+    subprocess.run(cmd + ([] if locref else ["--no-locref"]), check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "arttrack.eval", "pckh", "--gt", str(gt),
+                    "--pred", str(pred), "--json-out", str(out)], check=True,
                    stdout=subprocess.DEVNULL)
     return json.loads(out.read_text())
 

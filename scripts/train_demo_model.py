@@ -7,7 +7,7 @@ Steps (all on CPU, no download):
   4. fit the temporal model on synthetic clips        (arttrack.tracking.fit_temporal_model)
   5. write the network-only checkpoint + models into the package assets
 
-    python scripts/train_demo_model.py [--work out/demo_coco] [--skip-train] [--resume]
+    python scripts/train_demo_model.py [--work out/demo] [--skip-train] [--resume]
 
 The demo model knows synthetic figures only; train a real one on COCO with
 configs/coco_resnet101.yaml.
@@ -54,16 +54,19 @@ def synthetic_clips(num: int, seed: int):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--work", default="out/demo_coco", help="working folder (snapshots, data)")
+    ap.add_argument("--work", default="out/demo", help="working folder (snapshots, data)")
     ap.add_argument("--skip-train", action="store_true", help="use the latest snapshot as it is")
     ap.add_argument("--resume", action="store_true", help="continue training from the latest snapshot")
     ap.add_argument("--ckpt", help="use this training snapshot instead of the latest one")
+    ap.add_argument("--assets", default=str(ASSETS),
+                    help="where the demo model goes (default: the package's assets/demo)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     work = (REPO / args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
-    ASSETS.mkdir(parents=True, exist_ok=True)
-    stats = ASSETS / "pairwise_stats.npz"
+    assets = Path(args.assets).resolve()
+    assets.mkdir(parents=True, exist_ok=True)
+    stats = ASSETS / "pairwise_stats.npz"  # the config's pairwise_stats_fn
 
     # 1. pairwise statistics (the config points at the asset file)
     if not stats.is_file():
@@ -82,7 +85,7 @@ def main(argv=None) -> int:
         log.error("no snapshot under %s", prefix)
         return 1
 
-    # 3. spatial model from the trained network on held-out synthetic images
+    # 3. spatial model from the trained network's detections on synthetic training images
     run("-m", "arttrack.pairwise", "fit", "--ckpt", str(ckpt_path), "--num-images", "300",
         "--balanced", "--out", str(work / "spatial.npz"))
 
@@ -102,11 +105,14 @@ def main(argv=None) -> int:
     loaded = load_checkpoint(ckpt_path)
     net = build_model(loaded.config, pretrained=False)
     load_model_checkpoint(net, ckpt_path)
-    out = save_checkpoint(net, work / "demo", loaded.step, loaded.config, keep=0)
-    shutil.copyfile(out, ASSETS / "demo.ckpt")
-    shutil.copyfile(work / "spatial.npz", ASSETS / "spatial.npz")
-    shutil.copyfile(work / "temporal.npz", ASSETS / "temporal.npz")
-    log.info("demo model written to %s (step %d)", ASSETS, loaded.step)
+    # the embedded config names the stats by their place in the repository, not this machine's
+    config = loaded.config.replace(pairwise_stats_fn=str(stats.relative_to(REPO)))
+    out = save_checkpoint(net, work / "demo", loaded.step, config, keep=0)
+    for src, name in ((out, "demo.ckpt"), (work / "spatial.npz", "spatial.npz"),
+                      (work / "temporal.npz", "temporal.npz"), (stats, "pairwise_stats.npz")):
+        if (assets / name).resolve() != Path(src).resolve():
+            shutil.copyfile(src, assets / name)
+    log.info("demo model written to %s (step %d)", assets, loaded.step)
     return 0
 
 

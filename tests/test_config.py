@@ -62,7 +62,7 @@ def test_save_round_trip(tmp_path):
     cfg = load_config(None, ["depths=[1,1,1,1]", "multi_step=[[0.1, 5], [0.01, 9]]"])
     save_config(cfg, tmp_path / "c.yaml")
     assert load_config(tmp_path / "c.yaml") == cfg
-    assert not list(tmp_path.glob("*.tmp"))
+    assert [p.name for p in tmp_path.iterdir()] == ["c.yaml"]  # no temporary file left
     assert Config().replace(batch_size=4).batch_size == 4
 
 

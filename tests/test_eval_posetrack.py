@@ -193,6 +193,7 @@ def test_canonical_directory_and_gt_directory(tmp_path):
     pred_dir.mkdir()
     _write(pred_dir / "a.json", _canonical(f1, "000001_mpii_test"))
     _write(pred_dir / "000002_mpii_test.json", {**_canonical(f2, ""), "meta": {}})  # by file name
+    (pred_dir / ".a.tmp123.json").write_text('{"half-writ')  # a killed writer's leftover
     res = evaluate_posetrack(gt_dir, pred_dir)
     assert res.total["ap"] == pytest.approx(100.0) and res.total["mota"] == pytest.approx(100.0)
     assert res.total["objects"] == 5 * 25

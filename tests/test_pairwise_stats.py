@@ -129,5 +129,6 @@ def test_cli_from_a_synthetic_config(tmp_path):
     np.testing.assert_array_equal(st.count, ref.count)
     bottom, top = POSETRACK15.index("head_bottom"), POSETRACK15.index("head_top")
     assert st.row(bottom, top)[0][1] < 0  # y grows downwards
-    assert main(["stats", "--config", str(cfg_file), "--dataset", "coco", "--ann", "x",
-                 "--out", str(out)]) == 2
+    for extra in (["--dataset", "coco", "--ann", "x"], ["--joint-set", "coco17"],
+                  ["--global-scale", "2"]):
+        assert main(["stats", "--config", str(cfg_file), *extra, "--out", str(out)]) == 2

@@ -793,7 +793,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--save", default="",
                    help="comma-separated exports: posetrack,coco,openpose,csv")
     i.add_argument("--kpt-thr", type=float, default=0.2,
-                   help="keypoint score threshold for drawing and exports (default 0.2)")
+                   help="keypoint score threshold for drawing, exports and (with --demo) the "
+                        "tracking metrics (default 0.2); the JSON keeps every joint")
     i.add_argument("--no-video", action="store_true", help="do not write <stem>_pose.mp4")
     i.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     i.add_argument("-v", "--verbose", action="count", default=0,

@@ -219,8 +219,13 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     if args.config:
         from arttrack.config import load_config
 
-        if args.dataset or args.ann:
-            raise ValueError("give either --config or --dataset/--ann, not both")
+        given = [f for f, v in (("--dataset", args.dataset), ("--ann", args.ann),
+                                ("--image-root", args.image_root), ("--split", args.split),
+                                ("--joint-set", args.joint_set),
+                                ("--global-scale", args.global_scale != 1.0)) if v]
+        if given:
+            raise ValueError(f"{given[0]} does not apply with --config (the config gives the data, "
+                             "joint set and global_scale; override them with --set)")
         if args.num_images is not None and args.num_images < 1:
             raise ValueError("--num-images must be >= 1")
         cfg = load_config(args.config, args.overrides)
@@ -231,6 +236,8 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         records, joint_set = _load_records(args.dataset, args.ann, args.image_root, args.split)
         if args.joint_set:
             joint_set = get_joint_set(args.joint_set)
+        if args.overrides or args.num_images is not None:
+            raise ValueError("--set and --num-images apply with --config only")
         stats = stats_from_records(records, joint_set, global_scale=args.global_scale)
     with atomic_path(Path(args.out)) as tmp:
         save_pairwise_stats(stats, tmp)

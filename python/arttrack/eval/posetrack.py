@@ -115,7 +115,8 @@ Predictions = dict  # video -> frame index -> list[Person]
 def _json_files(path: str | Path, what: str) -> list[Path]:
     p = Path(path)
     if p.is_dir():
-        files = sorted(p.glob("*.json"))
+        # hidden files are skipped: a writer killed mid-way leaves .<name>.tmp<pid>.json
+        files = sorted(f for f in p.glob("*.json") if not f.name.startswith("."))
         if not files:
             raise EvalError(f"{what} directory {p} holds no .json files")
         return files
