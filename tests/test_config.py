@@ -31,6 +31,7 @@ def test_overrides_are_parsed_as_yaml():
         ("multi_step=[[0.1, 10], [0.1, 5]]", "increasing steps"),
         ("synthetic_image_size=[1, 2, 3]", "list of 2 items"),
         ("noequals", "expected key=value"),
+        ("synthetic_person_height=[0.9, 0.5]", "synthetic_person_height: need"),
     ],
 )
 def test_bad_values_name_the_key(override, message):

@@ -196,3 +196,18 @@ def test_real_samples_through_pipeline():
     assert b["image"].shape[0] == 5
     # every sample is a single person normalised to ~300 px: all labeled joints present
     assert np.all(b["scmap"].reshape(5, -1, J).max(axis=1).sum(axis=1) >= 12)
+
+
+def test_synthetic_config_keys_reach_the_generator():
+    """synthetic_person_height / synthetic_walking / joint_set of a config shape the source."""
+    from arttrack.config import load_config
+    from arttrack.factory import build_source
+
+    cfg = load_config(None, ["synthetic_person_height=[0.8, 0.9]", "synthetic_walking=0.5",
+                             "joint_set=posetrack15", "synthetic_image_size=[100, 120]"])
+    src = build_source(cfg, "val").inner
+    assert src.config.person_height == (0.8, 0.9) and src.config.walking == 0.5
+    image, joints = src[0]
+    assert image.shape == (100, 120, 3) and joints.shape[1:] == (15, 3)
+    heights = [p.height for i in range(10) for p in src.scene(i).people]
+    assert all(80 - 1e-6 <= h <= 90 + 1e-6 for h in heights)

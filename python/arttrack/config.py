@@ -34,6 +34,8 @@ class Config:
     synthetic_people: tuple[int, int] = (1, 1)  # synthetic: people per image (min, max)
     synthetic_image_size: tuple[int, int] = (128, 128)  # synthetic: (height, width)
     synthetic_walking: float = 0.0  # synthetic: share of people in walking poses (as in clips)
+    # synthetic: standing height of a person as a fraction of the image height (min, max)
+    synthetic_person_height: tuple[float, float] = (0.45, 0.95)
     seed: int = 0
 
     # --- network -------------------------------------------------------------------------
@@ -187,6 +189,10 @@ def _validate(cfg: Config) -> None:
     if native is not None and cfg.joint_set != native:
         raise ConfigError(f"joint_set: {cfg.dataset_type} annotations have the {native} joints, "
                           f"not {cfg.joint_set}")
+    lo, hi = cfg.synthetic_person_height
+    if not 0.02 <= lo <= hi <= 3.0:
+        raise ConfigError("synthetic_person_height: need 0.02 <= min <= max <= 3 (fractions of "
+                          f"the image height), got {list(cfg.synthetic_person_height)}")
     if not 0.0 <= cfg.synthetic_walking <= 1.0:
         raise ConfigError(f"synthetic_walking: must be a share in [0, 1], got {cfg.synthetic_walking}")
 
