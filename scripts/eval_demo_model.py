@@ -37,6 +37,9 @@ def main(argv=None) -> int:
     ap.add_argument("--kpt-thr", type=float, default=None,
                     help="joints below this are left out of the tracking metrics (default: the "
                          "multiperson CLI's --kpt-thr default)")
+    ap.add_argument("--scale", type=float, default=None,
+                    help="resize frames by this factor for the network (default: the config's "
+                         "global_scale)")
     ap.add_argument("--trackers", default="st,hungarian")
     ap.add_argument("--sweep", action="store_true", help="also print MOTA for kpt-thr 0.1..0.8")
     ap.add_argument("--json-out", help="write the results as JSON")
@@ -44,7 +47,7 @@ def main(argv=None) -> int:
     json_out = Path(args.json_out).resolve() if args.json_out else None
 
     from arttrack import multiperson as mp
-    from arttrack.data.synthetic import SyntheticConfig, write_posetrack
+    from arttrack.data.synthetic import write_posetrack
     from arttrack.eval.posetrack import evaluate_posetrack
     from arttrack.tracking import TemporalModel
 
@@ -70,11 +73,11 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="arttrack-eval-demo-") as tmp:
         root = Path(tmp)
         os.chdir(root)  # MindSpore writes rank_0/ into the working directory
-        cfg = SyntheticConfig(width=w, height=h, num_people=(2, 4), person_height=(0.3, 0.6))
+        cfg = mp.demo_clip_config((w, h))
         gts = write_posetrack(root / "data", args.clips, num_frames=args.frames, seed=args.seed,
                               config=cfg, progress=False)
         pred, sm, _ = mp._load_model(ckpt, None, "CPU", "graph", 4, stats, spatial, None)
-        scale = float(pred.config.global_scale) if pred.config is not None else 1.0
+        scale = args.scale or (float(pred.config.global_scale) if pred.config is not None else 1.0)
         first = root / "data" / "videos" / f"{gts[0].stem}.mp4"  # compile before timing
         mp.run(mp.open_source(str(first)), pred, sm, root / "warm-up", scale=scale, max_frames=4,
                video=False, progress=False)
@@ -100,7 +103,8 @@ def main(argv=None) -> int:
                                                    track_thr=t).total["mota"]
                     for t in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)}
     print(f"{args.clips} held-out clips (seed {args.seed}), {args.frames} frames {w}x{h}, "
-          f"2-4 people; model {ckpt.name}; tracking metrics on joints >= {kpt_thr:g}")
+          f"2-4 people; model {ckpt.name} at scale {scale:g}; tracking metrics on joints >= "
+          f"{kpt_thr:g}")
     print(f"{'tracker':10s} {'AP':>6s} {'MOTA':>6s} {'MOTP':>6s} {'prec':>6s} {'recall':>6s} "
           f"{'IDsw':>5s} {'fps':>6s}")
     for tracker, r in rows.items():

@@ -35,11 +35,11 @@ def run(*args: str) -> None:
 
 
 def synthetic_clips(num: int, seed: int):
-    from arttrack.data.synthetic import SyntheticConfig, generate_clip
-    from arttrack.data.synthetic import joint_indices
+    from arttrack.data.synthetic import generate_clip, joint_indices
+    from arttrack.multiperson import demo_clip_config
 
     idx = joint_indices(JOINT_SET)
-    cfg = SyntheticConfig(width=320, height=240, num_people=(2, 4), joint_set=JOINT_SET)
+    cfg = demo_clip_config()
     for k in range(num):
         clip = generate_clip(seed + k, num_frames=40, config=cfg)
         frames = []

@@ -59,11 +59,14 @@ IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 DEMO_SEED = 7
 DEMO_FRAMES = 40
 DEMO_SIZE = (320, 240)
+# People 108-168 px tall in the 320x240 demo clips: the range the demo model saw in training
+# (160 px images, configs/synthetic_demo.yaml: heights 0.65-0.95 of the image, jitter +-15 %).
+DEMO_PERSON_HEIGHT = (0.45, 0.7)
 DEMO_CKPT = "demo.ckpt"
 DEMO_FILES = (DEMO_CKPT, "spatial.npz", "pairwise_stats.npz")
 
 __all__ = ["FrameDetections", "FrameSource", "InputError", "PeopleLinker", "RunResult",
-           "build_parser", "demo_dir", "main", "open_source", "run"]
+           "build_parser", "demo_clip_config", "demo_dir", "main", "open_source", "run"]
 
 
 class InputError(ValueError):
@@ -705,16 +708,23 @@ def _load_model(ckpt: Path, config: Optional[str], device: Optional[str], mode: 
     return pred, spatial_model, sp
 
 
+def demo_clip_config(size: tuple[int, int] = DEMO_SIZE) -> Any:
+    """The :class:`arttrack.data.synthetic.SyntheticConfig` of the demo clips (2-4 people of
+    :data:`DEMO_PERSON_HEIGHT`): ``--demo``, the demo model's temporal fit and its
+    evaluation (``scripts/eval_demo_model.py``) draw their clips from it."""
+    from arttrack.data.synthetic import SyntheticConfig
+
+    return SyntheticConfig(width=size[0], height=size[1], num_people=(2, 4),
+                           joint_set="posetrack15", person_height=DEMO_PERSON_HEIGHT)
+
+
 def _write_demo_clip(out_dir: Path, overwrite: bool) -> tuple[Path, Path]:
     """Write the demo clip (mp4) and its PoseTrack ground truth into ``out_dir``."""
     import tempfile
 
     from arttrack.data.synthetic import SyntheticConfig, write_posetrack
 
-    cfg = SyntheticConfig(width=DEMO_SIZE[0], height=DEMO_SIZE[1], num_people=(2, 4),
-                          # people 72-144 px tall: the range the demo model saw in training
-                          # (160 px images, heights 0.45-0.95 of the image)
-                          joint_set="posetrack15", person_height=(0.3, 0.6))
+    cfg = demo_clip_config()
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".demo-") as tmp:
         (gt_path,) = write_posetrack(tmp, 1, num_frames=DEMO_FRAMES, seed=DEMO_SEED, config=cfg,
