@@ -415,3 +415,30 @@ def test_demo_flow_with_a_stand_in_model(env, monkeypatch, capsys):
     # a second run refuses to overwrite
     rc = multiperson.main(["--demo", "--out-dir", str(out), "--no-video", "--max-frames", "8"])
     assert "exists" in _one_line_error(rc, capsys.readouterr().err)
+
+
+def test_eval_demo_model_script(env, tmp_path, capsys):
+    """scripts/eval_demo_model.py with the tiny model: one table row per tracker, JSON with
+    the PoseTrack totals of each (the numbers are those of arttrack.eval.posetrack)."""
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location(
+        "eval_demo_model", Path(__file__).resolve().parents[1] / "scripts" / "eval_demo_model.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "r.json"
+    old = os.getcwd()
+    try:
+        rc = script.main(["--clips", "1", "--frames", "4", "--ckpt", str(env["ckpt"]),
+                          "--spatial", str(env["spatial"]), "--json-out", str(out)])
+    finally:
+        os.chdir(old)
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "st " in text and "hungarian " in text
+    res = json.loads(out.read_text())["results"]
+    for tracker in ("st", "hungarian"):
+        r = res[tracker]
+        assert set(r) >= {"ap", "mota", "precision", "recall", "switches", "frames_per_s"}
+        assert len(r["per_joint_ap"]) == 15 and r["frames_per_s"] > 0
