@@ -442,3 +442,33 @@ def test_eval_demo_model_script(env, tmp_path, capsys):
         r = res[tracker]
         assert set(r) >= {"ap", "mota", "precision", "recall", "switches", "frames_per_s"}
         assert len(r["per_joint_ap"]) == 15 and r["frames_per_s"] > 0
+
+
+def test_exporters_map_other_joint_sets_by_name():
+    """A PoseTrack-15 model's JSON: COCO results hold 17 COCO keypoints (head_bottom and
+    head_top dropped, eyes and ears 0, 0, 0), PoseTrack's 17 hold all 15 (ears 0)."""
+    from arttrack.exporters import to_coco_results, to_posetrack
+    from arttrack.joints import COCO17, POSETRACK15
+
+    kps = [[10.0 * j, 5.0 * j + 1] for j in range(15)]
+    data = {"meta": {"video": "v", "keypoint_names": list(POSETRACK15.names)},
+            "frames": [{"frame_id": 0, "instances": [
+                {"track_id": 3, "keypoints": kps, "keypoint_scores": [0.9] * 14 + [0.1]}]}]}
+    (res,) = to_coco_results(data, kpt_thr=0.5, image_id_offset=7)
+    kp = np.array(res["keypoints"]).reshape(17, 3)
+    assert res["image_id"] == 7 and res["track_id"] == 3
+    for c, name in enumerate(COCO17.names):
+        if name in POSETRACK15.names and name != "right_ankle":  # right_ankle scores 0.1
+            j = POSETRACK15.index(name)
+            assert kp[c].tolist() == [kps[j][0], kps[j][1], 1], name
+        else:
+            assert kp[c].tolist() == [0, 0, 0], name
+    pt = to_posetrack(data)["annotations"][0]
+    names = to_posetrack(data)["categories"][0]["keypoints"]
+    k17 = np.array(pt["keypoints"]).reshape(17, 3)
+    for j, name in enumerate(POSETRACK15.names):
+        assert k17[names.index(name), :2].tolist() == kps[j]
+    assert k17[names.index("left_ear")].tolist() == [0, 0, 0]
+    data["meta"]["keypoint_names"] = [f"joint{j}" for j in range(15)]
+    with pytest.raises(ValueError, match="share none with COCO"):
+        to_coco_results(data)

@@ -377,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--base-width", type=int, help="backbone base channels (model 'width')")
     g.add_argument("--block", choices=["basic", "bottleneck"])
     m = ap.add_argument_group("metadata")
-    m.add_argument("--joint-set", help="joint set name (mpii14, coco17) for joint_names")
+    m.add_argument("--joint-set", help="joint set name (mpii14, coco17, posetrack15) for joint_names")
     m.add_argument("--locref-stdev", type=float)
     m.add_argument("--pairwise-stats", help="JSON/YAML/NPZ with the pairwise mean/std")
     ap.add_argument("--no-verify", action="store_true", help="skip the onnxruntime check")

@@ -12,9 +12,10 @@ temporary name and renamed as a whole.
   0, 0, 0), per-keypoint ``scores``, ``track_id``), readable by
   ``python -m arttrack.eval posetrack``.
 * :func:`write_coco_results`: COCO keypoint results list ``{image_id, category_id: 1,
-  keypoints [x, y, v] * J, score}``, ``image_id`` = ``frame_id + image_id_offset``;
-  ``v`` is 1 for a present joint, missing joints are 0, 0, 0; ``score`` = mean score of
-  the present joints. Keypoints in ``keypoint_names`` order (COCO's for COCO-17 models).
+  keypoints [x, y, v] * 17, score}``, ``image_id`` = ``frame_id + image_id_offset``;
+  keypoints in COCO's order, joints mapped by name (other joint sets' joints that COCO
+  lacks, e.g. PoseTrack's head_bottom, are left out; COCO joints the model lacks are
+  0, 0, 0); ``v`` is 1 for a present joint; ``score`` = mean score of the written joints.
 * :func:`write_openpose`: one ``<stem>_<frame:012d>_keypoints.json`` per frame in a
   folder, OpenPose 1.3 layout; ``pose_keypoints_2d`` is [x, y, c] * J in **our**
   ``keypoint_names`` order (not BODY_25), missing joints 0, 0, 0; ``person_id`` holds
@@ -145,12 +146,21 @@ def write_posetrack(data: dict, path: str | os.PathLike, kpt_thr: float = 0.0) -
 # ----------------------------------------------------------------------------- COCO
 def to_coco_results(data: dict, kpt_thr: float = 0.0, image_id_offset: int = 0) -> list[dict]:
     """COCO keypoint results (see the module docstring)."""
+    from arttrack.joints import COCO17
+
+    names = [_posetrack_name(n) for n in data["meta"]["keypoint_names"]]
+    src = [names.index(n) if n in names else None for n in COCO17.names]
+    if all(j is None for j in src):
+        raise ValueError(f"keypoint names {data['meta']['keypoint_names'][:4]}... share none "
+                         "with COCO's")
     out = []
     for fr in sorted(data["frames"], key=lambda f: f["frame_id"]):
         for inst in fr["instances"]:
             kp: list[float] = []
             ss = []
-            for _, p in _joints(inst, kpt_thr):
+            pts = dict(_joints(inst, kpt_thr))
+            for j in src:
+                p = None if j is None else pts.get(j)
                 if p is None:
                     kp += [0.0, 0.0, 0]
                 else:
