@@ -204,9 +204,11 @@ def test_synthetic_config_keys_reach_the_generator():
     from arttrack.factory import build_source
 
     cfg = load_config(None, ["synthetic_person_height=[0.8, 0.9]", "synthetic_walking=0.5",
-                             "joint_set=posetrack15", "synthetic_image_size=[100, 120]"])
+                             "joint_set=posetrack15", "synthetic_image_size=[100, 120]",
+                             "synthetic_facing_cues=true"])
     src = build_source(cfg, "val").inner
     assert src.config.person_height == (0.8, 0.9) and src.config.walking == 0.5
+    assert src.config.facing_cues
     image, joints = src[0]
     assert image.shape == (100, 120, 3) and joints.shape[1:] == (15, 3)
     heights = [p.height for i in range(10) for p in src.scene(i).people]

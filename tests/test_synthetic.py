@@ -341,3 +341,38 @@ def test_walking_share():
     assert not np.array_equal(a.image, c.image)
     with pytest.raises(ValueError, match="walking"):
         syn.SyntheticConfig(walking=-0.1)
+
+
+def test_facing_cues():
+    """facing_cues: eyes (dark, on the head) only on faces turned to the camera; in profile
+    the hair moves to the back of the head (its centroid behind the head's); off by
+    default, where the drawing is unchanged."""
+    body = syn.sample_body(1)
+    limbs = np.zeros((8, 2))
+    limbs[:4, 0] = 0.3
+    bg = np.full((128, 128, 3), 200, np.uint8)
+
+    def draw(yaw, cues):
+        pose = syn.Pose(x=64, y=70, height=110, yaw=yaw, limbs=limbs)
+        return syn.render_people(bg, [(body, pose)], facing_cues=cues)
+
+    for yaw in (0.0, 1.57, 3.14):
+        assert np.array_equal(draw(yaw, False).image, syn.render_people(
+            bg, [(body, syn.Pose(x=64, y=70, height=110, yaw=yaw, limbs=limbs))]).image)
+    head = syn.POINT_NAMES.index("head_top"), syn.POINT_NAMES.index("upper_neck")
+
+    def dark_on_head(scene):
+        img, lab = scene.image.astype(int), scene.owner % 32 - 1  # owner = person*32 + part + 1
+        return int(((img.sum(axis=2) < 100) & (lab == syn.HEAD)).sum())
+
+    assert dark_on_head(draw(0.0, True)) > 0 and dark_on_head(draw(0.0, False)) == 0
+    assert dark_on_head(draw(3.14, True)) == 0  # from behind: no eyes
+    for yaw in (1.57, -1.57):  # profile facing image-right / image-left
+        sc = draw(yaw, True)
+        hair = np.argwhere(sc.owner % 32 - 1 == syn.HAIR)[:, 1].mean()
+        pts = sc.people[0].true_points
+        centre = 0.5 * (pts[head[0], 0] + pts[head[1], 0])
+        assert np.sign(centre - hair) == np.sign(np.sin(yaw)), (yaw, hair, centre)
+    with pytest.raises(TypeError):
+        syn.SyntheticConfig(facing_cue=True)
+    assert syn.SyntheticConfig(facing_cues=True).facing_cues

@@ -36,6 +36,7 @@ class Config:
     synthetic_walking: float = 0.0  # synthetic: share of people in walking poses (as in clips)
     # synthetic: standing height of a person as a fraction of the image height (min, max)
     synthetic_person_height: tuple[float, float] = (0.45, 0.95)
+    synthetic_facing_cues: bool = False  # synthetic: eyes and hair show where people face
     seed: int = 0
 
     # --- network -------------------------------------------------------------------------

@@ -100,7 +100,8 @@ def build_source(cfg: Config, split: str = "train"):
         height, width = cfg.synthetic_image_size
         scene = SyntheticConfig(width=width, height=height, num_people=tuple(cfg.synthetic_people),
                                 joint_set=cfg.joint_set, walking=cfg.synthetic_walking,
-                                person_height=tuple(cfg.synthetic_person_height))
+                                person_height=tuple(cfg.synthetic_person_height),
+                                facing_cues=cfg.synthetic_facing_cues)
         return _NoMask(SyntheticPoseDataset(seed=seed, size=cfg.synthetic_size, config=scene))
     from arttrack.data.pipeline import RecordSource
 

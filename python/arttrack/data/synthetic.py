@@ -200,6 +200,10 @@ class SyntheticConfig:
         self_occlusion: mark joints hidden by the person's own parts as occluded.
         walking: share of people (in still images) drawn in a walking pose seen from the
             side, the poses of the people walking through :func:`generate_clip`'s clips.
+        facing_cues: draw where a person faces, as a real head shows it: dark eyes on a
+            face turned to the camera and, seen from the side, the hair towards the back of
+            the head (without them the head of a figure in profile looks the same facing
+            left or right, and its left and right joints can only be guessed).
     """
 
     width: int = 256
@@ -213,6 +217,7 @@ class SyntheticConfig:
     blur_prob: float = 0.3
     self_occlusion: bool = True
     walking: float = 0.0
+    facing_cues: bool = False
 
     def __post_init__(self) -> None:
         if self.width < 16 or self.height < 16:
@@ -450,7 +455,8 @@ class _Drawn(NamedTuple):
 
 
 def _draw_person(image: np.ndarray, owner: np.ndarray, index: int, body: Body, pose: Pose,
-                 geo: _Geometry, rng: np.random.Generator) -> Optional[_Drawn]:
+                 geo: _Geometry, rng: np.random.Generator,
+                 facing_cues: bool = False) -> Optional[_Drawn]:
     """Draw one person on ``image`` and ``owner`` (in place); None when fully outside."""
     H, W = image.shape[:2]
     h = pose.height
@@ -509,7 +515,20 @@ def _draw_person(image: np.ndarray, owner: np.ndarray, index: int, body: Body, p
     back = math.cos(pose.yaw) < -0.2
     hair_c = centre if back else centre + 0.12 * axis
     span = 180 if back else 80
-    items.append((hz + 1e-4, HAIR, ("ellipse", fx(hair_c), fa(0.47, 0.44), ang, -span, span)))
+    cap = ang
+    if facing_cues and not back:
+        # seen from the side the hair sits on the back of the head: the forward direction
+        # projects to sin(yaw) along the head's image x axis (perpendicular to its axis)
+        side = math.sin(pose.yaw)
+        u = axis / hl
+        hair_c = hair_c - 0.12 * hl * side * np.array([-u[1], u[0]])
+        cap = ang - 50.0 * side
+    items.append((hz + 1e-4, HAIR, ("ellipse", fx(hair_c), fa(0.47, 0.44), cap, -span, span)))
+    if facing_cues:
+        r_eye = int(round(max(0.8, 0.07 * hl) * _ONE))
+        for eye in ("l_eye", "r_eye"):
+            if geo.self_visible[P[eye]]:
+                items.append((hz + 2e-4, HEAD, ("eye", Q[P[eye]], r_eye, (25.0, 20.0, 20.0))))
     items.sort(key=lambda it: it[0])
     # colours: palette, far-side limbs a little darker
     pal = body.palette.copy()
@@ -525,12 +544,13 @@ def _draw_person(image: np.ndarray, owner: np.ndarray, index: int, body: Body, p
     col = np.zeros(lab.shape + (3,), np.uint8)
     for _, part, shape in items:
         kind = shape[0]
-        for buf, c in ((lab, part + 1), (col, colours[part + 1])):
+        colour = shape[3] if kind == "eye" else colours[part + 1]
+        for buf, c in ((lab, part + 1), (col, colour)):
             if kind == "line":
                 cv2.line(buf, shape[1], shape[2], c, shape[3], cv2.LINE_8, _SHIFT)
             elif kind == "poly":
                 cv2.fillConvexPoly(buf, shape[1], c, cv2.LINE_8, _SHIFT)
-            elif kind == "circle":
+            elif kind in ("circle", "eye"):
                 cv2.circle(buf, shape[1], shape[2], c, -1, cv2.LINE_8, _SHIFT)
             else:
                 cv2.ellipse(buf, shape[1], shape[2], shape[3], shape[4], shape[5], c, -1,
@@ -720,8 +740,9 @@ class Scene:
 
 def render_people(background: np.ndarray, people: Sequence[tuple[Body, Pose]],
                   rng: RngLike = 0, *, track_ids: Optional[Sequence[int]] = None,
-                  self_occlusion: bool = True) -> Scene:
-    """Draw ``people`` (back to front, as given) on a copy of ``background``.
+                  self_occlusion: bool = True, facing_cues: bool = False) -> Scene:
+    """Draw ``people`` (back to front, as given) on a copy of ``background``
+    (``facing_cues``: see :class:`SyntheticConfig`).
 
     No noise or blur is added (see :func:`generate_scene`). Persons entirely outside the
     image are still returned (all joints v=0).
@@ -734,7 +755,7 @@ def render_people(background: np.ndarray, people: Sequence[tuple[Body, Pose]],
     rois = []
     for i, (body, pose) in enumerate(people):
         geo = _geometry(body, pose)
-        drawn = _draw_person(image, owner, i, body, pose, geo, rng)
+        drawn = _draw_person(image, owner, i, body, pose, geo, rng, facing_cues)
         geos.append(geo)
         rois.append(drawn.roi if drawn is not None else (0, 0, 0, 0))
     out: list[SyntheticPerson] = []
@@ -809,7 +830,8 @@ def generate_scene(rng: RngLike, config: Optional[SyntheticConfig] = None) -> Sc
         x, y = _place(rng, cfg, float(h))
         walk = cfg.walking > 0 and rng.random() < cfg.walking
         people.append((body, (sample_walking_pose if walk else sample_pose)(rng, x, y, float(h))))
-    scene = render_people(bg, people, rng, self_occlusion=cfg.self_occlusion)
+    scene = render_people(bg, people, rng, self_occlusion=cfg.self_occlusion,
+                          facing_cues=cfg.facing_cues)
     scene.image = _finish(scene.image, rng, cfg)
     return scene
 
@@ -987,7 +1009,7 @@ def generate_clip(seed: RngLike, num_frames: int = 30,
     for t in range(num_frames):
         posed = [(a.body, _actor_pose(a, float(t))) for a in actors]
         scene = render_people(bg, posed, rng, track_ids=[a.track_id for a in actors],
-                              self_occlusion=cfg.self_occlusion)
+                              self_occlusion=cfg.self_occlusion, facing_cues=cfg.facing_cues)
         frames.append(_finish(scene.image, rng, replace(cfg, blur_prob=0.0)))
         people.append([p for p in scene.people if p.in_image])
     return SyntheticClip(frames=frames, people=people, fps=float(fps))
