@@ -35,8 +35,8 @@ def main(argv=None) -> int:
     ap.add_argument("--temporal", help="temporal model (default: the demo's temporal.npz)")
     ap.add_argument("--pairwise-stats", help="pairwise stats (default: the config's)")
     ap.add_argument("--kpt-thr", type=float, default=None,
-                    help="joints below this are left out of the tracking metrics (default: the "
-                         "multiperson CLI's --kpt-thr default)")
+                    help="joints below this are left out of the tracking metrics (default: "
+                         "--demo's, arttrack.multiperson.DEMO_KPT_THR)")
     ap.add_argument("--scale", type=float, default=None,
                     help="resize frames by this factor for the network (default: the config's "
                          "global_scale)")
@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     from arttrack.eval.posetrack import evaluate_posetrack
     from arttrack.tracking import TemporalModel
 
-    kpt_thr = args.kpt_thr if args.kpt_thr is not None else mp.build_parser().get_default("kpt_thr")
+    kpt_thr = args.kpt_thr if args.kpt_thr is not None else mp.DEMO_KPT_THR
     d = mp.demo_dir()
 
     def resolved(p):  # before the chdir into the scratch folder

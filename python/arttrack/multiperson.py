@@ -63,6 +63,10 @@ DEMO_SIZE = (320, 240)
 # (160 px images, configs/synthetic_demo.yaml: heights 0.65-0.95 of the image, jitter +-15 %).
 DEMO_PERSON_HEIGHT = (0.45, 0.7)
 DEMO_CKPT = "demo.ckpt"
+KPT_THR = 0.2  # default --kpt-thr
+# --demo's --kpt-thr: the threshold with the best MOTA on held-out clips of another seed
+# (scripts/eval_demo_model.py --seed 8000 --sweep)
+DEMO_KPT_THR = 0.5
 DEMO_FILES = (DEMO_CKPT, "spatial.npz", "pairwise_stats.npz")
 
 __all__ = ["FrameDetections", "FrameSource", "InputError", "PeopleLinker", "RunResult",
@@ -481,7 +485,7 @@ def _check_outputs(paths: dict[str, Path], overwrite: bool) -> None:
 def run(source: FrameSource, predictor: Any, spatial: Any, out_dir: Path, *,
         settings: Any = None, tracker: str = "st", temporal: Any = None, max_gap: int = 5,
         flow: bool = False, flow_scale: float = 0.5, scale: float = 1.0, start: int = 0,
-        max_frames: Optional[int] = None, batch_size: int = 4, kpt_thr: float = 0.2,
+        max_frames: Optional[int] = None, batch_size: int = 4, kpt_thr: float = KPT_THR,
         video: bool = True, formats: tuple[str, ...] = (), overwrite: bool = False,
         meta_extra: Optional[dict] = None, progress: bool = True) -> RunResult:
     """Process ``source`` and write the outputs (module docstring). Raises
@@ -802,9 +806,10 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--out-dir", default="out", help="output folder (default ./out)")
     i.add_argument("--save", default="",
                    help="comma-separated exports: posetrack,coco,openpose,csv")
-    i.add_argument("--kpt-thr", type=float, default=0.2,
-                   help="keypoint score threshold for drawing, exports and (with --demo) the "
-                        "tracking metrics (default 0.2); the JSON keeps every joint")
+    i.add_argument("--kpt-thr", type=float, default=None,
+                   help=f"keypoint score threshold for drawing, exports and (with --demo) the "
+                        f"tracking metrics (default {KPT_THR}; {DEMO_KPT_THR} with --demo); "
+                        "the JSON keeps every joint")
     i.add_argument("--no-video", action="store_true", help="do not write <stem>_pose.mp4")
     i.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     i.add_argument("-v", "--verbose", action="count", default=0,
@@ -825,6 +830,7 @@ def _formats(text: str) -> tuple[str, ...]:
 
 def _main(args: argparse.Namespace) -> int:
     formats = _formats(args.save)
+    kpt_thr = args.kpt_thr if args.kpt_thr is not None else (DEMO_KPT_THR if args.demo else KPT_THR)
     out_dir = Path(args.out_dir)
     temporal = None
     meta_extra: dict = {}
@@ -871,7 +877,7 @@ def _main(args: argparse.Namespace) -> int:
     res = run(source, pred, spatial_model, out_dir, tracker=args.tracker, temporal=temporal,
               max_gap=args.max_gap, flow=args.flow, flow_scale=args.flow_scale, scale=scale,
               start=args.start, max_frames=args.max_frames, batch_size=args.batch_size,
-              kpt_thr=args.kpt_thr, video=not args.no_video, formats=formats,
+              kpt_thr=kpt_thr, video=not args.no_video, formats=formats,
               overwrite=args.overwrite, meta_extra=meta_extra)
     for w in res.warnings:
         print(f"{PROG}: warning: {w}", file=sys.stderr)
@@ -881,9 +887,9 @@ def _main(args: argparse.Namespace) -> int:
     if gt_path is not None:
         from arttrack.eval.posetrack import evaluate_posetrack
 
-        r = evaluate_posetrack(gt_path, res.json_path, track_thr=args.kpt_thr)
+        r = evaluate_posetrack(gt_path, res.json_path, track_thr=kpt_thr)
         print(f"{PROG}: demo PoseTrack (vs {gt_path.name}; tracking metrics on joints scoring "
-              f">= --kpt-thr {args.kpt_thr:g}): AP {r.total['ap']:.1f}  "
+              f">= --kpt-thr {kpt_thr:g}): AP {r.total['ap']:.1f}  "
               f"MOTA {r.total['mota']:.1f}  MOTP {r.total['motp']:.1f}  "
               f"precision {r.total['precision']:.1f}  recall {r.total['recall']:.1f}  "
               f"ID switches {int(r.total['switches'])}")
