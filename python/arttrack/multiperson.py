@@ -726,7 +726,7 @@ def _write_demo_clip(out_dir: Path, overwrite: bool) -> tuple[Path, Path]:
     """Write the demo clip (mp4) and its PoseTrack ground truth into ``out_dir``."""
     import tempfile
 
-    from arttrack.data.synthetic import SyntheticConfig, write_posetrack
+    from arttrack.data.synthetic import write_posetrack
 
     cfg = demo_clip_config()
     out_dir.mkdir(parents=True, exist_ok=True)
