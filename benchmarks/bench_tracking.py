@@ -15,8 +15,9 @@ Run:  python benchmarks/bench_tracking.py [--frames 12] [--people 1,5,10,20,40]
       python benchmarks/bench_tracking.py --people 10 --arch configs/coco_resnet101.yaml \
           --e2e-size 640x480 --e2e-frames 8
 ``--arch`` times a randomly initialised network of a config (no trained weights exist here):
-its frames/s are the network's; with random maps the post-processing finds few confident
-people, so take the post-processing time from the people table.
+read its network time only. Random maps are full of weak peaks, so its parse and track times
+say nothing about real footage (the tracker can spend seconds a frame on the junk
+detections); take those from the people table.
 Nothing is asserted: this prints numbers.
 """
 

@@ -25,7 +25,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 ASSETS = REPO / "python" / "arttrack" / "assets" / "demo"
 CONFIG = REPO / "configs" / "synthetic_demo.yaml"
-JOINT_SET = "posetrack15"  # the config's joint_set
 log = logging.getLogger("train_demo_model")
 
 
@@ -38,8 +37,8 @@ def synthetic_clips(num: int, seed: int):
     from arttrack.data.synthetic import generate_clip, joint_indices
     from arttrack.multiperson import demo_clip_config
 
-    idx = joint_indices(JOINT_SET)
     cfg = demo_clip_config()
+    idx = joint_indices(cfg.joint_set)
     for k in range(num):
         clip = generate_clip(seed + k, num_frames=40, config=cfg)
         frames = []

@@ -87,6 +87,17 @@ def _joints(inst: dict, kpt_thr: float) -> Iterator[tuple[int, Optional[tuple[fl
             yield j, (x, y, s)
 
 
+def _source_indices(meta: dict, target: tuple[str, ...], what: str) -> list[Optional[int]]:
+    """For each name of ``target``, the index of that joint in ``meta.keypoint_names``
+    (matched by name, other joint sets' spellings normalised), or None when absent."""
+    names = [_posetrack_name(n) for n in meta["keypoint_names"]]
+    src = [names.index(n) if n in names else None for n in target]
+    if all(j is None for j in src):
+        raise ValueError(f"keypoint names {meta['keypoint_names'][:4]}... share none with "
+                         f"{what}")
+    return src
+
+
 def _video_name(data: dict) -> str:
     meta = data.get("meta", {})
     return str(meta.get("video") or meta.get("name") or "video")
@@ -96,11 +107,7 @@ def _video_name(data: dict) -> str:
 def to_posetrack(data: dict, kpt_thr: float = 0.0, video_id: int = 1) -> dict:
     """PoseTrack 2018 dict of canonical ``data`` (see the module docstring)."""
     meta = data["meta"]
-    names = [_posetrack_name(n) for n in meta["keypoint_names"]]
-    src = {n: j for j, n in enumerate(names) if n in POSETRACK18_NAMES}
-    if not src:
-        raise ValueError(f"keypoint names {meta['keypoint_names'][:4]}... share none with "
-                         "PoseTrack 2018's")
+    src = _source_indices(meta, POSETRACK18_NAMES, "PoseTrack 2018's")
     video = _video_name(data)
     frames = sorted(data["frames"], key=lambda f: f["frame_id"])
     nframes = int(meta.get("num_frames") or len(frames))
@@ -117,8 +124,8 @@ def to_posetrack(data: dict, kpt_thr: float = 0.0, video_id: int = 1) -> dict:
             pts = dict(_joints(inst, kpt_thr))
             kp: list[float] = []
             scores: list[float] = []
-            for n in POSETRACK18_NAMES:
-                p = pts.get(src[n]) if n in src else None
+            for j in src:
+                p = None if j is None else pts.get(j)
                 if p is None:
                     kp += [0.0, 0.0, 0]
                     scores.append(0.0)
@@ -148,11 +155,7 @@ def to_coco_results(data: dict, kpt_thr: float = 0.0, image_id_offset: int = 0) 
     """COCO keypoint results (see the module docstring)."""
     from arttrack.joints import COCO17
 
-    names = [_posetrack_name(n) for n in data["meta"]["keypoint_names"]]
-    src = [names.index(n) if n in names else None for n in COCO17.names]
-    if all(j is None for j in src):
-        raise ValueError(f"keypoint names {data['meta']['keypoint_names'][:4]}... share none "
-                         "with COCO's")
+    src = _source_indices(data["meta"], COCO17.names, "COCO's")
     out = []
     for fr in sorted(data["frames"], key=lambda f: f["frame_id"]):
         for inst in fr["instances"]:
