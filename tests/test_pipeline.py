@@ -140,6 +140,37 @@ def test_shards_disjoint():
         EpochSampler(4, num_shards=2, shard_id=2)
 
 
+def test_skipped_batches_are_placeholders_and_the_rest_unchanged():
+    """Resuming mid-epoch: the batches the trainer throws away are not decoded or augmented
+    (the source is never asked for them), and every later batch is the one a run without
+    skipping would give."""
+
+    class Counting(TinySource):
+        def __init__(self, n):
+            super().__init__(n)
+            self.asked = []
+
+        def __getitem__(self, i):
+            self.asked.append(int(i))
+            return super().__getitem__(i)
+
+    codec = _codec(pairwise=True)
+    aug = Augmenter(MPII14.flip_permutation, mirror=True)
+    full_src, skip_src = Counting(6), Counting(6)
+    (full,) = _collect(build_dataset(full_src, codec, aug, batch_size=2, seed=4, start_epoch=1))
+    (skipped,) = _collect(build_dataset(skip_src, codec, aug, batch_size=2, seed=4,
+                                        start_epoch=1, skip_batches=2))
+    assert len(full) == len(skipped) == 3
+    order = EpochSampler(6, seed=4).indices(1)
+    assert sorted(skip_src.asked) == sorted(order[4:].tolist())
+    assert sorted(full_src.asked) == list(range(6))
+    for b in skipped[:2]:  # empty placeholders: zero image, no positive targets
+        assert np.all(b["image"] == 0) and b["scmap"].sum() == 0
+        assert b["locref_mask"].sum() == 0 and b["pairwise_mask"].sum() == 0
+    for k in full[2]:
+        np.testing.assert_array_equal(skipped[2][k], full[2][k])
+
+
 def test_multiprocessing_workers():
     src = TinySource(4)
     ds = build_dataset(src, _codec(), Augmenter(), batch_size=2, shuffle=False,

@@ -287,7 +287,7 @@ def train(cfg: Config, *, resume: bool = False, quiet: bool = False,
                             seed=cfg.seed, num_shards=world, shard_id=rank,
                             num_parallel_workers=max(cfg.num_workers, 1),
                             python_multiprocessing=cfg.num_workers > 1, mean_pixel=cfg.mean_pixel,
-                            drop_remainder=True, start_epoch=start_epoch)
+                            drop_remainder=True, start_epoch=start_epoch, skip_batches=skip)
     cols = ["image", *cell.network.target_names]
     iterator = dataset.create_dict_iterator(num_epochs=-1, output_numpy=False)
 

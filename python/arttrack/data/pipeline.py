@@ -146,6 +146,7 @@ class SampleMapper:
         self.mean_pixel = np.asarray(mean_pixel, np.float32).reshape(3, 1, 1)
         self.columns = column_names(codec.pairwise)
         self._n = len(source)
+        self._skip: frozenset = frozenset()
 
     def __len__(self) -> int:
         return self._n
@@ -178,7 +179,25 @@ class SampleMapper:
             out += [t["pairwise_map"].reshape(H, Wm, -1), t["pairwise_mask"].reshape(H, Wm, -1)]
         return tuple(out)
 
+    def skip(self, virtual_indices: Any) -> None:
+        """Serve these virtual indices as a cheap empty placeholder instead of decoding and
+        augmenting them: the batches a mid-epoch ``--resume`` draws again and throws away."""
+        self._skip = frozenset(int(i) for i in virtual_indices)
+
+    def placeholder(self) -> tuple[np.ndarray, ...]:
+        """A minimal valid sample (16 x 16 zero image, no people) in :func:`column_names`
+        order."""
+        t = self.codec.encode(np.zeros((0, self.codec.num_joints, 3), np.float32), (16, 16))
+        H, W = t["scmap"].shape[:2]
+        out = [np.zeros((3, 16, 16), np.float32), t["scmap"], t["scmap_weights"],
+               t["locref_map"].reshape(H, W, -1), t["locref_mask"].reshape(H, W, -1)]
+        if self.codec.pairwise:
+            out += [t["pairwise_map"].reshape(H, W, -1), t["pairwise_mask"].reshape(H, W, -1)]
+        return tuple(out)
+
     def __getitem__(self, virtual_index: int) -> tuple[np.ndarray, ...]:
+        if int(virtual_index) in self._skip:
+            return self.placeholder()
         epoch, index = divmod(int(virtual_index), self._n)
         return self.sample(index, epoch)
 
@@ -231,7 +250,7 @@ def build_dataset(source: Any, codec: PoseCodec, augmenter: Augmenter, *, batch_
                   shuffle: bool = True, seed: int = 0, num_shards: int = 1, shard_id: int = 0,
                   num_parallel_workers: int = 1, python_multiprocessing: bool = False,
                   mean_pixel: Sequence[float] = MEAN_PIXEL, pad_to_multiple: int = 16,
-                  drop_remainder: bool = False, start_epoch: int = 0):
+                  drop_remainder: bool = False, start_epoch: int = 0, skip_batches: int = 0):
     """Build the MindSpore training dataset (columns in the module docstring).
 
     Args:
@@ -247,6 +266,9 @@ def build_dataset(source: Any, codec: PoseCodec, augmenter: Augmenter, *, batch_
         pad_to_multiple: padded input sides are multiples of this (16: maps = input / 8).
         drop_remainder: drop the last incomplete batch.
         start_epoch: first epoch number (for resuming with the same randomness).
+        skip_batches: the first batches of ``start_epoch`` that the caller will throw away
+            (resuming mid-epoch): their samples are empty placeholders, not real samples,
+            so that skipping them costs next to nothing.
     """
     import mindspore.dataset as ds
 
@@ -255,6 +277,9 @@ def build_dataset(source: Any, codec: PoseCodec, augmenter: Augmenter, *, batch_
     mapper = SampleMapper(source, codec, augmenter, seed=seed, mean_pixel=mean_pixel)
     sampler = EpochSampler(len(mapper), shuffle=shuffle, seed=seed, num_shards=num_shards,
                            shard_id=shard_id, start_epoch=start_epoch)
+    if skip_batches > 0:
+        first = sampler.indices(start_epoch)[: int(skip_batches) * batch_size]
+        mapper.skip(first.astype(np.int64) + start_epoch * len(mapper))
     cols = mapper.columns
     dataset = ds.GeneratorDataset(mapper, column_names=cols, sampler=sampler,
                                   num_parallel_workers=num_parallel_workers,
