@@ -40,6 +40,8 @@ def main(argv=None) -> int:
     ap.add_argument("--scale", type=float, default=None,
                     help="resize frames by this factor for the network (default: the config's "
                          "global_scale)")
+    ap.add_argument("--flip-test", action="store_true",
+                    help="average each frame's maps with its mirror image's")
     ap.add_argument("--trackers", default="st,hungarian")
     ap.add_argument("--sweep", action="store_true", help="also print MOTA for kpt-thr 0.1..0.8")
     ap.add_argument("--json-out", help="write the results as JSON")
@@ -76,7 +78,8 @@ def main(argv=None) -> int:
         cfg = mp.demo_clip_config((w, h))
         gts = write_posetrack(root / "data", args.clips, num_frames=args.frames, seed=args.seed,
                               config=cfg, progress=False)
-        pred, sm, _ = mp._load_model(ckpt, None, "CPU", "graph", 4, stats, spatial, None)
+        pred, sm, _ = mp._load_model(ckpt, None, "CPU", "graph", 4, stats, spatial, None,
+                                     args.flip_test)
         scale = args.scale or (float(pred.config.global_scale) if pred.config is not None else 1.0)
         first = root / "data" / "videos" / f"{gts[0].stem}.mp4"  # compile before timing
         mp.run(mp.open_source(str(first)), pred, sm, root / "warm-up", scale=scale, max_frames=4,
@@ -103,7 +106,8 @@ def main(argv=None) -> int:
                                                    track_thr=t).total["mota"]
                     for t in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)}
     print(f"{args.clips} held-out clips (seed {args.seed}), {args.frames} frames {w}x{h}, "
-          f"2-4 people; model {ckpt.name} at scale {scale:g}; tracking metrics on joints >= "
+          f"2-4 people; model {ckpt.name} at scale {scale:g}{' with flip test' * args.flip_test}; "
+          "tracking metrics on joints >= "
           f"{kpt_thr:g}")
     print(f"{'tracker':10s} {'AP':>6s} {'MOTA':>6s} {'MOTP':>6s} {'prec':>6s} {'recall':>6s} "
           f"{'IDsw':>5s} {'fps':>6s}")
@@ -115,6 +119,7 @@ def main(argv=None) -> int:
                                                    r["mota_by_kpt_thr"].items()))
     if json_out:
         json_out.write_text(json.dumps({"kpt_thr": kpt_thr, "seed": args.seed,
+                                        "flip_test": args.flip_test,
                                                    "clips": args.clips, "results": rows}, indent=1))
     return 0
 

@@ -22,12 +22,13 @@ import tempfile
 from pathlib import Path
 
 
-def _pckh(ckpt: Path, num: int, locref: bool, work: Path) -> dict:
+def _pckh(ckpt: Path, num: int, locref: bool, work: Path, flip: bool = False) -> dict:
     # run from the caller's folder: configs name their datasets relative to it
     pred, gt, out = work / "pred.json", work / "gt.json", work / "pckh.json"
     cmd = [sys.executable, "-m", "arttrack.predict", "--ckpt", str(ckpt), "--split", "val",
            "--num", str(num), "--out", str(pred), "--gt-out", str(gt)]
-    subprocess.run(cmd + ([] if locref else ["--no-locref"]), check=True, stdout=subprocess.DEVNULL)
+    cmd += ([] if locref else ["--no-locref"]) + (["--flip-test"] if flip else [])
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     subprocess.run([sys.executable, "-m", "arttrack.eval", "pckh", "--gt", str(gt),
                     "--pred", str(pred), "--json-out", str(out)], check=True,
                    stdout=subprocess.DEVNULL)
@@ -40,6 +41,8 @@ def main(argv=None) -> int:
     ap.add_argument("--every", type=int, default=1, help="only steps divisible by this")
     ap.add_argument("--num", type=int, default=300, help="held-out people (default 300)")
     ap.add_argument("--no-locref-column", action="store_true", help="skip the run without locref")
+    ap.add_argument("--flip-test", action="store_true",
+                    help="add a column with the flip test (arttrack.predict --flip-test)")
     ap.add_argument("--json-out", help="write the curve as JSON")
     args = ap.parse_args(argv)
     from arttrack.checkpoint import list_checkpoints
@@ -58,17 +61,20 @@ def main(argv=None) -> int:
         print(f"no checkpoints under {args.snapshots}", file=sys.stderr)
         return 1
     rows = []
-    print(f"{'step':>6s} {'PCKh@0.5':>9s} {'AUC':>6s} {'no locref':>10s}   "
+    print(f"{'step':>6s} {'PCKh@0.5':>9s} {'AUC':>6s} {'no locref':>10s} {'flip':>6s}   "
           "ankle knee  hip wrist elbow shoulder chin forehead", flush=True)
     with tempfile.TemporaryDirectory(prefix="arttrack-pckh-") as tmp:
         for step, path in sorted(ckpts):
             r = _pckh(path, args.num, True, Path(tmp))
             r0 = None if args.no_locref_column else _pckh(path, args.num, False, Path(tmp))
+            rf = _pckh(path, args.num, True, Path(tmp), flip=True) if args.flip_test else None
             g = r["groups"]
             rows.append({"step": step, "checkpoint": str(path), "pckh": r["total"], "auc": r["auc"],
-                         "pckh_no_locref": r0["total"] if r0 else None, "groups": g})
+                         "pckh_no_locref": r0["total"] if r0 else None,
+                         "pckh_flip": rf["total"] if rf else None, "groups": g})
             print(f"{step:6d} {r['total']:9.1f} {r['auc']:6.1f} "
-                  f"{r0['total'] if r0 else float('nan'):10.1f}   "
+                  f"{r0['total'] if r0 else float('nan'):10.1f} "
+                  f"{rf['total'] if rf else float('nan'):6.1f}   "
                   + " ".join(f"{g[k]:.1f}" for k in ("ankle", "knee", "hip", "wrist", "elbow",
                                                      "shoulder", "chin", "forehead")), flush=True)
     if args.json_out:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from arttrack.data.codec import PoseCodec
-from arttrack.inference import (Maps, decode_single, pad_image, rescale_image, to_original,
+from arttrack.inference import (Maps, average_maps, decode_single, pad_image, rescale_image,
+                                to_original, unflip_maps,
                                 valid_map_shape)
 from arttrack.joints import MPII14
 from arttrack.postprocess import SpatialModel
@@ -268,3 +269,92 @@ def test_decode_single_exact_maps_locref_is_exact():
     err_without = np.linalg.norm(without[:, :2] - people[0, :, :2], axis=1)
     assert err_with.max() < 1e-3
     assert err_without.mean() > 5.0
+
+
+# ----------------------------------------------------------------------------- flip test
+def _mirror_people(people, width_cells):
+    """Labels of the mirrored image (as training's mirror augmentation makes them): x ->
+    Wv - 1 - x with Wv the whole-cell width, left and right joints swapped."""
+    wv = width_cells * 8
+    m = people[:, MPII14.flip_permutation].copy()
+    m[..., 0] = wv - 1 - m[..., 0]
+    return m
+
+
+def test_unflip_maps_maps_a_mirrored_image_back_exactly():
+    """Exact target maps of the mirrored labels, mapped back, decode to the original joints
+    (locref and pairwise offsets to 1e-3 px), alone and averaged with the original maps."""
+    people = _two_people()
+    size = (160, 235)  # not a whole number of cells wide: the mirror uses Wv = 240
+    wm = int(np.ceil(235 / 8))
+    part, locref, pw, codec = _exact_maps(people, size)
+    mpart, mlocref, mpw, _ = _exact_maps(_mirror_people(people, wm), (160, wm * 8))
+    orig = Maps(part, locref, pw, size, 8.0)
+    mirrored = Maps(mpart[:, :wm], mlocref[:, :wm], mpw[:, :wm], size, 8.0)
+    back = unflip_maps(mirrored, MPII14.flip_permutation, codec.locref_stdev)
+    model = _distance_model(MPII14.pair_graph)
+    settings = MultiPersonSettings(nms_radius=2, det_min_score=0.3)
+    for m in (back, average_maps(orig, back)):
+        out = maps_to_people(m.part, m.locref, m.pairwise, model, settings)
+        assert out.shape == (2, J, 3)
+        order = np.argsort(out[:, :, 0].mean(axis=1))
+        for found, gt in zip(out[order], people):
+            np.testing.assert_allclose(found[:, :2], gt[:, :2], atol=1e-3)
+    # pairwise offsets: where both disks cover a cell they agree to float precision
+    both = (pw != 0).all(axis=-1) & (back.pairwise != 0).all(axis=-1)
+    assert both.sum() > 100
+    np.testing.assert_allclose(back.pairwise[both], pw[both], atol=1e-3)
+    # single person, flat disks: the argmax cell's locref is exact
+    one = Maps((mpart[:, :wm] > 0).astype(np.float32), mlocref[:, :wm], None, size, 8.0)
+    _, mloc1, _, _ = _exact_maps(_mirror_people(people[:1], wm), (160, wm * 8), radius=17.0)
+    mpart1 = _exact_maps(_mirror_people(people[:1], wm), (160, wm * 8), radius=17.0)[0]
+    one = Maps((mpart1[:, :wm] > 0).astype(np.float32), mloc1[:, :wm], None, size, 8.0)
+    pose = decode_single(unflip_maps(one, MPII14.flip_permutation, codec.locref_stdev))
+    np.testing.assert_allclose(pose[:, :2], people[0, :, :2], atol=1e-3)
+    # an involution: twice gives the maps back
+    twice = unflip_maps(back, MPII14.flip_permutation, codec.locref_stdev)
+    for a, b in ((twice.part, mirrored.part), (twice.locref, mirrored.locref),
+                 (twice.pairwise, mirrored.pairwise)):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    with pytest.raises(ValueError, match="permutation"):
+        unflip_maps(mirrored, MPII14.flip_permutation[:5], codec.locref_stdev)
+
+
+def test_flip_test_makes_any_network_mirror_equivariant(ms_cwd):
+    """With the flip test the prediction on a mirrored image is the mirror image of the
+    prediction (left and right swapped), for any weights, here random ones; without it a
+    random network is far from that."""
+    from arttrack.inference import Predictor
+    from arttrack.models import create_model
+
+    ms_cwd.set_seed(5)
+    net = create_model("resnet_tiny", num_joints=J, width=8, pairwise=True)
+    codec = PoseCodec(J, pairwise=True, pairwise_stats=_identity_stats(J))
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (72, 88, 3), dtype=np.uint8)  # 88 = 11 whole cells
+    mirror = np.ascontiguousarray(img[:, ::-1])
+    perm = MPII14.flip_permutation
+
+    def error(pred):
+        a, b = pred.predict_single_batch([img, mirror])
+        expect = a[perm].copy()
+        expect[:, 0] = 88 - 1 - expect[:, 0]
+        return np.abs(b - expect).max(), a, b
+
+    flip = Predictor(net, codec, mode="pynative", flip_test=True, flip_permutation=perm)
+    part = flip.maps(img).part  # (a saturated sigmoid can tie; the argmax must be unique)
+    assert all((part[..., j] == part[..., j].max()).sum() == 1 for j in range(J))
+    err, a, b = error(flip)
+    assert err < 1e-3, err
+    plain = Predictor(net, codec, mode="pynative", flip_permutation=perm)
+    err_plain, a0, _ = error(plain)
+    assert err_plain > 1.0
+    assert not np.allclose(a, a0)  # the flip test changed the prediction
+    # the maps themselves: averaged, and the mirror's are the mapped-back ones
+    ma, mb = flip.maps([img, mirror])
+    back = unflip_maps(mb, perm, codec.locref_stdev)
+    np.testing.assert_allclose(back.part, ma.part, atol=1e-5)
+    np.testing.assert_allclose(back.locref, ma.locref, atol=1e-4)
+    np.testing.assert_allclose(back.pairwise, ma.pairwise, atol=1e-4)
+    with pytest.raises(ValueError, match="left/right"):
+        Predictor(net, codec, mode="pynative", flip_test=True)

@@ -129,6 +129,7 @@ def test_cli_outputs_and_exports(env, capsys):
     data = read_canonical(out / f"{stem}.json")
     assert [f["frame_id"] for f in data["frames"]] == list(range(N_FRAMES))
     meta = data["meta"]
+    assert meta["model"]["flip_test"] is False
     assert meta["keypoint_names"] == list(COCO17.names)
     assert meta["video"] == stem and meta["width"] == W and meta["height"] == H
     assert abs(meta["fps"] - FPS) < 0.01 and meta["tracker"]["method"] == "st"
@@ -195,12 +196,13 @@ def test_cli_image_folder_flow_and_graph_mode(env, capsys):
 
     out = env["root"] / "out_folder"
     rc = main([str(frames_dir), "--ckpt", str(env["ckpt"]), "--out-dir", str(out), "--flow",
-               "--batch-size", "2", "--fps", "12", "--solver", "gaec"])
+               "--batch-size", "2", "--fps", "12", "--solver", "gaec", "--flip-test"])
     assert rc == 0, capsys.readouterr().err
     data = read_canonical(out / "frames.json")
     assert len(data["frames"]) == 3 and data["meta"]["tracker"]["flow"] is True
     assert data["meta"]["tracker"]["partition_method"] == "gaec"
     assert data["meta"]["model"]["settings"]["method"] == "gaec"
+    assert data["meta"]["model"]["flip_test"] is True
     n, w, h, fps = _video_props(out / "frames_pose.mp4")
     assert (n, w, h) == (3, W, H) and abs(fps - 12) < 0.01
 

@@ -157,6 +157,13 @@ def test_cli_synthetic_writes_gt(tmp_path, ms_cwd):
     assert main(["--ckpt", str(ckpt), "--no-locref", "--mode", "pynative", "--out", str(out)]) == 0
     res, _, n = pckh.evaluate_files(tmp_path / "syn.gt.json", out)
     assert n == 3 and 0 <= res.total <= 100
+    # --flip-test reaches the predictor: same people, other (averaged) joints
+    flip = tmp_path / "flip.json"
+    assert main(["--ckpt", str(ckpt), "--no-locref", "--mode", "pynative", "--flip-test",
+                 "--out", str(flip)]) == 0
+    a, b = json.loads(out.read_text()), json.loads(flip.read_text())
+    assert [r["image"] for r in a] == [r["image"] for r in b]
+    assert any(ra["joint_scores"] != rb["joint_scores"] for ra, rb in zip(a, b))
 
 
 def test_cli_multi_person_coco(tmp_path, ms_cwd):

@@ -17,6 +17,13 @@ no detection can come from padding alone:
 * ``pairwise`` (H, W, J*(J-1), 2): offsets in pixels (de-normalised with the codec's
   pairwise statistics), None without the head.
 
+Flip test (``Predictor(flip_test=True)``, ``--flip-test`` on the CLIs; the field's usual test
+-time augmentation): each image is also run mirrored and the two sets of maps are averaged
+after mapping the mirrored ones back (:func:`unflip_maps`: columns reversed, left and right
+joint channels and pairs swapped, x offsets negated). The image is padded to a whole number
+of cells before mirroring, so the mirrored cells land exactly on the original ones. Twice
+the network time.
+
 Decoding: :meth:`Predictor.predict_single` (per-joint argmax + locref, (J, 3)) and
 :meth:`Predictor.predict_multi` (:func:`arttrack.postprocess.pipeline.maps_to_people`,
 (P, J, 3) with NaN for missing joints). Both are thin wrappers around pure functions of
@@ -43,8 +50,8 @@ from arttrack.data.pipeline import MEAN_PIXEL
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Maps", "Predictor", "decode_single", "pad_image", "rescale_image", "to_original",
-           "valid_map_shape"]
+__all__ = ["Maps", "Predictor", "average_maps", "decode_single", "flip_input", "pad_image",
+           "rescale_image", "to_original", "unflip_maps", "valid_map_shape"]
 
 PathLike = Union[str, os.PathLike]
 
@@ -95,6 +102,60 @@ def pad_image(image: np.ndarray, multiple: int, mean_pixel: Sequence[float] = ME
     out = np.zeros((3, hp, wp), np.float32)
     out[:, :h, :w] = (img.astype(np.float32) - np.asarray(mean_pixel, np.float32)).transpose(2, 0, 1)
     return out
+
+
+def flip_input(image: np.ndarray, stride: float, multiple: int,
+               mean_pixel: Sequence[float] = MEAN_PIXEL,
+               size: Optional[tuple[int, int]] = None) -> np.ndarray:
+    """(3, Hp, Wp) float32 network input of the MIRRORED image: the image is first padded on
+    the right to ``ceil(w / stride) * stride`` columns (a whole number of cells), then
+    mirrored, so mirrored cell ``W - 1 - i`` covers exactly the pixels of cell ``i``; then
+    padded at the bottom / right like :func:`pad_image`."""
+    h, w = np.asarray(image).shape[:2]
+    wv = valid_map_shape(h, w, stride)[1] * int(round(stride))
+    x = pad_image(image, multiple, mean_pixel, size=(h, wv))[:, :, ::-1]
+    if size is None:
+        size = (-(-h // multiple) * multiple, -(-wv // multiple) * multiple)
+    out = np.zeros((3, size[0], size[1]), np.float32)
+    out[:, :h, :wv] = x
+    return out
+
+
+def unflip_maps(maps: Maps, flip_permutation: Sequence[int], locref_stdev: float) -> Maps:
+    """Maps of a mirrored image (:func:`flip_input`) in the original image's frame.
+
+    Cell ``i`` takes mirrored cell ``W - 1 - i``; joint ``j`` takes channel
+    ``flip_permutation[j]`` (left <-> right) and pair ``(j, k)`` the pair
+    ``(perm[j], perm[k])``. An x offset ``d`` from a mirrored cell centre points at
+    ``-1 - d`` pixels from the original centre (pixel ``x`` mirrors to ``Wv - 1 - x`` and
+    the two centres add up to ``Wv``). Applying it twice gives the maps back.
+    """
+    from arttrack.joints import pair_channel
+
+    perm = np.asarray(flip_permutation, np.int64)
+    J = maps.num_joints
+    if perm.shape != (J,):
+        raise ValueError(f"flip permutation has {perm.shape[0]} joints, the maps {J}")
+    part = np.ascontiguousarray(maps.part[:, ::-1][:, :, perm])
+    locref = pairwise = None
+    if maps.locref is not None:
+        locref = np.array(maps.locref[:, ::-1][:, :, perm], np.float32)
+        locref[..., 0] = -locref[..., 0] - 1.0 / float(locref_stdev)
+    if maps.pairwise is not None:
+        src = [pair_channel(int(perm[j]), int(perm[k]), J)
+               for j in range(J) for k in range(J) if j != k]  # channel order of pair_channel
+        pairwise = np.array(maps.pairwise[:, ::-1][:, :, src], np.float32)
+        pairwise[..., 0] = -pairwise[..., 0] - 1.0
+    return Maps(part, locref, pairwise, maps.image_size, maps.stride)
+
+
+def average_maps(a: Maps, b: Maps) -> Maps:
+    """The mean of two :class:`Maps` of the same image (flip test)."""
+    def mean(x: Optional[np.ndarray], y: Optional[np.ndarray]) -> Optional[np.ndarray]:
+        return None if x is None or y is None else np.ascontiguousarray((x + y) * 0.5, np.float32)
+
+    return Maps(mean(a.part, b.part), mean(a.locref, b.locref), mean(a.pairwise, b.pairwise),
+                a.image_size, a.stride)
 
 
 def rescale_image(image: np.ndarray, factor: float, max_input_size: Optional[int] = None
@@ -162,11 +223,15 @@ class Predictor:
         settings: default :class:`arttrack.postprocess.pipeline.MultiPersonSettings` for
             :meth:`predict_multi` (stride and ``locref_stdev`` are always the codec's).
         config: the experiment config, kept for callers (may be None).
+        flip_test: also run every image mirrored and average (module docstring); needs the
+            joint set's left/right pairs: ``flip_permutation``, or ``config.joint_set``.
+        flip_permutation: joint ``j``'s mirror-image joint (default: the config's joint set).
     """
 
     def __init__(self, net: Any, codec: Any, *, mean_pixel: Sequence[float] = MEAN_PIXEL,
                  mode: str = "graph", batch_size: int = 8, settings: Any = None,
-                 config: Any = None) -> None:
+                 config: Any = None, flip_test: bool = False,
+                 flip_permutation: Optional[Sequence[int]] = None) -> None:
         import mindspore as ms
 
         from arttrack.postprocess.pipeline import MultiPersonSettings
@@ -195,12 +260,25 @@ class Predictor:
         self.settings = _replace(base, stride=float(codec.stride),
                                  locref_stdev=float(codec.locref_stdev))
         self._forward = ms.jit(net) if mode == "graph" else net
+        if flip_permutation is None and config is not None:
+            from arttrack.joints import get_joint_set
+
+            flip_permutation = get_joint_set(config.joint_set).flip_permutation
+        self.flip_permutation = (None if flip_permutation is None
+                                 else np.asarray(flip_permutation, np.int64))
+        if self.flip_permutation is not None and self.flip_permutation.shape != (net.num_joints,):
+            raise ValueError(f"flip permutation of {len(self.flip_permutation)} joints for a "
+                             f"network of {net.num_joints}")
+        if flip_test and self.flip_permutation is None:
+            raise ValueError("flip test needs the joint set's left/right pairs: pass config or "
+                             "flip_permutation")
+        self.flip_test = bool(flip_test)
 
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_checkpoint(cls, ckpt: PathLike, config: Any = None, *, device: Optional[str] = None,
                         mode: str = "graph", batch_size: int = 8, pairwise_stats: Any = None,
-                        settings: Any = None) -> "Predictor":
+                        settings: Any = None, flip_test: bool = False) -> "Predictor":
         """Build the network of the experiment config and load ``ckpt``.
 
         Args:
@@ -213,6 +291,7 @@ class Predictor:
             pairwise_stats: override of the config's ``pairwise_stats_fn`` (a
                 :class:`arttrack.pairwise.PairwiseStats` or (mean, std)).
             settings: multi-person settings (default: from the config).
+            flip_test: average with the mirrored image's maps (class docstring).
         """
         from arttrack import factory
         from arttrack.checkpoint import load_checkpoint
@@ -238,7 +317,7 @@ class Predictor:
         logger.info("loaded %s (%s, %d joints, outputs %s)", ckpt, config.net_type,
                     net.num_joints, ", ".join(net.output_names))
         return cls(net, codec, mean_pixel=config.mean_pixel, mode=mode, batch_size=batch_size,
-                   settings=settings, config=config)
+                   settings=settings, config=config, flip_test=flip_test)
 
     # ------------------------------------------------------------------ maps
     def padded_size(self, height: int, width: int) -> tuple[int, int]:
@@ -256,7 +335,8 @@ class Predictor:
     def maps(self, images: Union[np.ndarray, Sequence[np.ndarray]]) -> Union[Maps, list[Maps]]:
         """Maps of one image (H x W x 3 uint8 RGB) or of a list / (N, H, W, 3) batch.
 
-        Images of the same padded size are run together, ``batch_size`` at a time.
+        Images of the same padded size are run together, ``batch_size`` at a time (with
+        :attr:`flip_test`, each with its mirror image, averaged).
         Returns one :class:`Maps` for a single image, else a list in input order.
         """
         single = isinstance(images, np.ndarray) and images.ndim == 3
@@ -268,14 +348,23 @@ class Predictor:
             if im.ndim != 3 or im.shape[2] != 3:
                 raise ValueError(f"image {i} must be H x W x 3 RGB, got shape {im.shape}")
             groups.setdefault(self.padded_size(*im.shape[:2]), []).append(i)
+        flip = self.flip_test
+        step = max(self.batch_size // 2, 1) if flip else self.batch_size
         for size, idx in groups.items():
-            for s in range(0, len(idx), self.batch_size):
-                chunk = idx[s:s + self.batch_size]
-                batch = np.stack([pad_image(imgs[i], self.multiple, self.mean_pixel, size)
-                                  for i in chunk])
-                res = self._run(batch)
+            for s in range(0, len(idx), step):
+                chunk = idx[s:s + step]
+                inputs = [pad_image(imgs[i], self.multiple, self.mean_pixel, size) for i in chunk]
+                if flip:
+                    inputs += [flip_input(imgs[i], self.stride, self.multiple, self.mean_pixel,
+                                          size) for i in chunk]
+                res = self._run(np.stack(inputs))
                 for b, i in enumerate(chunk):
-                    out[i] = self._to_maps(res, b, imgs[i].shape[:2])
+                    m = self._to_maps(res, b, imgs[i].shape[:2])
+                    if flip:
+                        mirrored = self._to_maps(res, len(chunk) + b, imgs[i].shape[:2])
+                        m = average_maps(m, unflip_maps(mirrored, self.flip_permutation,
+                                                        self.codec.locref_stdev))
+                    out[i] = m
         return out[0] if single else out  # type: ignore[return-value]
 
     def _to_maps(self, res: dict[str, np.ndarray], b: int, image_size: tuple[int, int]) -> Maps:

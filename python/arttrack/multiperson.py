@@ -619,6 +619,7 @@ def run(source: FrameSource, predictor: Any, spatial: Any, out_dir: Path, *,
             "start": int(start), "frame_ids": "0-based frame index in the source",
             "keypoint_names": names, "joint_set": cfg.joint_set if cfg is not None else None,
             "model": {"net_type": getattr(cfg, "net_type", None), "scale": float(scale),
+                      "flip_test": bool(getattr(predictor, "flip_test", False)),
                       "settings": {k: getattr(settings, k) for k in
                                    ("stride", "locref_stdev", "nms_radius", "det_min_score",
                                     "min_joints", "use_locref", "same_joint", "method")}},
@@ -683,7 +684,7 @@ def demo_dir() -> Path:
 
 def _load_model(ckpt: Path, config: Optional[str], device: Optional[str], mode: str,
                 batch_size: int, pairwise_stats: Optional[str], spatial: Optional[str],
-                min_joints: Optional[int]) -> tuple[Any, Any, Path]:
+                min_joints: Optional[int], flip_test: bool = False) -> tuple[Any, Any, Path]:
     from arttrack.inference import Predictor
     from arttrack.pairwise import load_pairwise_stats
     from arttrack.postprocess import SpatialModel
@@ -699,7 +700,8 @@ def _load_model(ckpt: Path, config: Optional[str], device: Optional[str], mode: 
         raise InputError(f"{sp}: not a spatial model ({exc})") from None
     stats = load_pairwise_stats(pairwise_stats) if pairwise_stats else None
     pred = Predictor.from_checkpoint(ckpt, config, device=device, mode=mode,
-                                     batch_size=batch_size, pairwise_stats=stats)
+                                     batch_size=batch_size, pairwise_stats=stats,
+                                     flip_test=flip_test)
     if pred.config is not None and not pred.config.multi_person:
         log.warning("the model's config says multi_person: false")
     if min_joints is not None:
@@ -786,6 +788,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "global_scale); outputs are in original pixels")
     g.add_argument("--min-joints", type=int, default=None,
                    help="drop people with fewer joints (default: config min_joints)")
+    g.add_argument("--flip-test", action="store_true",
+                   help="also run every frame mirrored and average the maps: usually more "
+                        "accurate, twice the network time")
     t = p.add_argument_group("tracking")
     t.add_argument("--tracker", choices=("st", "hungarian"), default="st",
                    help="st: spatio-temporal multicut (default); hungarian: baseline")
@@ -867,7 +872,8 @@ def _main(args: argparse.Namespace) -> int:
     _check_outputs(_planned_outputs(out_dir, source.stem, not args.no_video, formats),
                    args.overwrite)
     pred, spatial_model, sp = _load_model(ckpt, args.config, args.device, args.mode,
-                                          args.batch_size, stats, spatial, args.min_joints)
+                                          args.batch_size, stats, spatial, args.min_joints,
+                                          args.flip_test)
     pred.settings = dataclasses.replace(pred.settings, method=args.solver)
     scale = args.scale if args.scale is not None else float(getattr(pred.config, "global_scale", 1.0))
     meta_extra["model"] = {"checkpoint": str(ckpt), "spatial_model": str(sp),

@@ -311,7 +311,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         raise ValueError("the spatial model scores the pairwise head's offsets: the config needs "
                          "pairwise_predict: true")
     predictor = Predictor.from_checkpoint(args.ckpt, cfg, device=args.device, mode=args.mode,
-                                          batch_size=args.batch_size)
+                                          batch_size=args.batch_size, flip_test=args.flip_test)
     pairs = get_joint_set(cfg.joint_set).pair_graph
     radius = args.radius if args.radius is not None else cfg.pos_dist_thresh * cfg.global_scale
     records = ((img, people) for _, img, people, _ in

@@ -311,7 +311,8 @@ def load_config_for(ckpt: str, config: Optional[str], overrides: Sequence[str] =
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
-    """--ckpt, --config, --set, --device, --mode, --batch-size (shared with pairwise fit)."""
+    """--ckpt, --config, --set, --device, --mode, --batch-size, --flip-test (shared with
+    pairwise fit)."""
     p.add_argument("--ckpt", required=True, help="checkpoint (training snapshot or exported model)")
     p.add_argument("--config", default=None,
                    help="experiment YAML (default: the config embedded in the checkpoint)")
@@ -321,6 +322,9 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", default="graph", choices=("graph", "pynative"),
                    help="MindSpore execution: graph (mindspore.jit, default) or pynative")
     p.add_argument("--batch-size", type=int, default=8, help="images per network call")
+    p.add_argument("--flip-test", action="store_true",
+                   help="also run every image mirrored and average the maps (left/right "
+                        "swapped back): usually more accurate, twice the network time")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -370,7 +374,8 @@ def _run(args: argparse.Namespace) -> None:
                              "arttrack.pairwise fit)")
         model = SpatialModel.load(args.spatial_model)
         predictor = Predictor.from_checkpoint(args.ckpt, cfg, device=args.device, mode=args.mode,
-                                              batch_size=args.batch_size)
+                                              batch_size=args.batch_size,
+                                              flip_test=args.flip_test)
         settings = predictor.settings
         if args.no_locref:
             settings = dataclass_replace(settings, use_locref=False)
@@ -382,7 +387,7 @@ def _run(args: argparse.Namespace) -> None:
                     "coco --gt %s --pred %s", len(results), len(people), out, cfg.dataset, out)
         return
     predictor = Predictor.from_checkpoint(args.ckpt, cfg, device=args.device, mode=args.mode,
-                                          batch_size=args.batch_size)
+                                          batch_size=args.batch_size, flip_test=args.flip_test)
     preds, gts = predict_single_person(predictor, single_person_items(cfg, args.split, args.num),
                                        use_locref=not args.no_locref, total=args.num)
     if not preds:
