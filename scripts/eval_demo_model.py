@@ -119,8 +119,8 @@ def main(argv=None) -> int:
                                                    r["mota_by_kpt_thr"].items()))
     if json_out:
         json_out.write_text(json.dumps({"kpt_thr": kpt_thr, "seed": args.seed,
-                                        "flip_test": args.flip_test,
-                                                   "clips": args.clips, "results": rows}, indent=1))
+                                        "flip_test": args.flip_test, "clips": args.clips,
+                                        "results": rows}, indent=1))
     return 0
 
 

@@ -1,11 +1,12 @@
 """PCKh@0.5 of every snapshot of a single-person training run on held-out people.
 
 For each checkpoint (``PREFIX-<step>.ckpt``, or the files given), predicts ``--num`` people
-of the held-out split with and without location refinement (``python -m arttrack.predict``)
-and scores them with ``python -m arttrack.eval pckh``; prints the curve as a table:
+of the held-out split with and without location refinement, and with ``--flip-test`` also
+with the flip test (``python -m arttrack.predict``), and scores them with
+``python -m arttrack.eval pckh``; prints the curve as a table:
 
     python -m arttrack.train --config configs/synthetic_tiny.yaml --set snapshot_prefix=run/snapshot
-    python scripts/pckh_curve.py run/snapshot [--every 1000] [--num 300]
+    python scripts/pckh_curve.py run/snapshot [--every 1000] [--num 300] [--flip-test]
 
 Synthetic configs hold people out by seed (the ``val`` split never shares a generator seed
 with training); MPII configs by the held-out training images (``val_fraction``).

@@ -305,9 +305,7 @@ def test_unflip_maps_maps_a_mirrored_image_back_exactly():
     assert both.sum() > 100
     np.testing.assert_allclose(back.pairwise[both], pw[both], atol=1e-3)
     # single person, flat disks: the argmax cell's locref is exact
-    one = Maps((mpart[:, :wm] > 0).astype(np.float32), mlocref[:, :wm], None, size, 8.0)
-    _, mloc1, _, _ = _exact_maps(_mirror_people(people[:1], wm), (160, wm * 8), radius=17.0)
-    mpart1 = _exact_maps(_mirror_people(people[:1], wm), (160, wm * 8), radius=17.0)[0]
+    mpart1, mloc1, _, _ = _exact_maps(_mirror_people(people[:1], wm), (160, wm * 8), radius=17.0)
     one = Maps((mpart1[:, :wm] > 0).astype(np.float32), mloc1[:, :wm], None, size, 8.0)
     pose = decode_single(unflip_maps(one, MPII14.flip_permutation, codec.locref_stdev))
     np.testing.assert_allclose(pose[:, :2], people[0, :, :2], atol=1e-3)
@@ -318,6 +316,27 @@ def test_unflip_maps_maps_a_mirrored_image_back_exactly():
         np.testing.assert_allclose(a, b, atol=1e-5)
     with pytest.raises(ValueError, match="permutation"):
         unflip_maps(mirrored, MPII14.flip_permutation[:5], codec.locref_stdev)
+
+
+@pytest.mark.parametrize("w", [35, 40, 81])
+def test_flip_input_mirrors_whole_cells(w):
+    """The mirrored input puts the pixels of cell i into cell W - 1 - i (W = ceil(w / 8)),
+    for widths that are not a whole number of cells too; the rest is the mean (zero)."""
+    from arttrack.inference import flip_input
+
+    h = 20
+    img = np.zeros((h, w, 3), np.uint8)
+    img[..., 0] = np.arange(w, dtype=np.uint8)[None, :] + 1  # column index + 1
+    mean = (0.0, 0.0, 0.0)
+    x = flip_input(img, 8.0, 16, mean)
+    W = int(np.ceil(w / 8))
+    assert x.shape == (3, 32, int(np.ceil(w / 16)) * 16)
+    for i in range(W):
+        cols = x[0, 0, 8 * (W - 1 - i): 8 * (W - i)][::-1] - 1  # original column of each pixel
+        expect = np.arange(8 * i, 8 * i + 8, dtype=np.float32)
+        expect[expect >= w] = -1  # the padding to a whole cell
+        np.testing.assert_array_equal(cols, expect)
+    assert np.all(x[:, h:] == 0) and np.all(x[:, :, 8 * W:] == 0)
 
 
 def test_flip_test_makes_any_network_mirror_equivariant(ms_cwd):

@@ -169,6 +169,18 @@ def test_skipped_batches_are_placeholders_and_the_rest_unchanged():
         assert b["locref_mask"].sum() == 0 and b["pairwise_mask"].sum() == 0
     for k in full[2]:
         np.testing.assert_array_equal(skipped[2][k], full[2][k])
+    # two ranks, 7 samples (the shards wrap around): each rank skips its own first batch
+    for rank in range(2):
+        src_a, src_b = Counting(7), Counting(7)
+        kw = dict(batch_size=2, seed=4, start_epoch=1, num_shards=2, shard_id=rank,
+                  drop_remainder=True)
+        (a,) = _collect(build_dataset(src_a, codec, aug, **kw))
+        (b,) = _collect(build_dataset(src_b, codec, aug, skip_batches=1, **kw))
+        mine = EpochSampler(7, seed=4, num_shards=2, shard_id=rank).indices(1)
+        assert sorted(src_b.asked) == sorted(mine[2:4].tolist())
+        assert len(a) == len(b) == 2 and np.all(b[0]["image"] == 0)
+        for k in a[1]:
+            np.testing.assert_array_equal(b[1][k], a[1][k])
 
 
 def test_multiprocessing_workers():

@@ -17,12 +17,13 @@ no detection can come from padding alone:
 * ``pairwise`` (H, W, J*(J-1), 2): offsets in pixels (de-normalised with the codec's
   pairwise statistics), None without the head.
 
-Flip test (``Predictor(flip_test=True)``, ``--flip-test`` on the CLIs; the field's usual test
--time augmentation): each image is also run mirrored and the two sets of maps are averaged
-after mapping the mirrored ones back (:func:`unflip_maps`: columns reversed, left and right
-joint channels and pairs swapped, x offsets negated). The image is padded to a whole number
-of cells before mirroring, so the mirrored cells land exactly on the original ones. Twice
-the network time.
+Flip test (``Predictor(flip_test=True)``, ``--flip-test`` on the CLIs; the field's usual
+test-time augmentation): each image is also run mirrored and the two sets of maps are
+averaged after mapping the mirrored ones back (:func:`unflip_maps`: columns reversed, left
+and right joint channels and pairs swapped, x offsets negated). The image is padded to a
+whole number of cells before mirroring, so the mirrored cells land exactly on the original
+ones. Each network call holds ``batch_size`` images and their mirror images: twice the
+network time.
 
 Decoding: :meth:`Predictor.predict_single` (per-joint argmax + locref, (J, 3)) and
 :meth:`Predictor.predict_multi` (:func:`arttrack.postprocess.pipeline.maps_to_people`,
@@ -219,7 +220,8 @@ class Predictor:
             ``locref_stdev``, pairwise statistics for de-normalisation).
         mean_pixel: subtracted from the RGB input.
         mode: ``"graph"`` (``mindspore.jit``, default) or ``"pynative"``.
-        batch_size: images per network call in :meth:`maps`.
+        batch_size: images per network call in :meth:`maps` (with ``flip_test``, plus as
+            many mirror images).
         settings: default :class:`arttrack.postprocess.pipeline.MultiPersonSettings` for
             :meth:`predict_multi` (stride and ``locref_stdev`` are always the codec's).
         config: the experiment config, kept for callers (may be None).
@@ -336,7 +338,7 @@ class Predictor:
         """Maps of one image (H x W x 3 uint8 RGB) or of a list / (N, H, W, 3) batch.
 
         Images of the same padded size are run together, ``batch_size`` at a time (with
-        :attr:`flip_test`, each with its mirror image, averaged).
+        :attr:`flip_test`, together with their mirror images: one call of ``2 * batch_size``).
         Returns one :class:`Maps` for a single image, else a list in input order.
         """
         single = isinstance(images, np.ndarray) and images.ndim == 3
@@ -349,7 +351,7 @@ class Predictor:
                 raise ValueError(f"image {i} must be H x W x 3 RGB, got shape {im.shape}")
             groups.setdefault(self.padded_size(*im.shape[:2]), []).append(i)
         flip = self.flip_test
-        step = max(self.batch_size // 2, 1) if flip else self.batch_size
+        step = self.batch_size
         for size, idx in groups.items():
             for s in range(0, len(idx), step):
                 chunk = idx[s:s + step]

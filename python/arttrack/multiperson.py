@@ -782,7 +782,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="MindSpore device (default CPU)")
     g.add_argument("--mode", choices=("graph", "pynative"), default="graph",
                    help="MindSpore execution mode (default graph)")
-    g.add_argument("--batch-size", type=int, default=4, help="frames per network call (default 4)")
+    g.add_argument("--batch-size", type=int, default=4,
+                   help="frames per network call (default 4; with --flip-test, plus their "
+                        "mirror images)")
     g.add_argument("--scale", type=float, default=None,
                    help="resize frames by this factor for the network (default: config "
                         "global_scale); outputs are in original pixels")

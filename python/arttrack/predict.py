@@ -324,7 +324,8 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=8, help="images per network call")
     p.add_argument("--flip-test", action="store_true",
                    help="also run every image mirrored and average the maps (left/right "
-                        "swapped back): usually more accurate, twice the network time")
+                        "swapped back): usually more accurate, twice the network time; fit "
+                        "and use a spatial model with the same setting")
 
 
 def build_parser() -> argparse.ArgumentParser:
