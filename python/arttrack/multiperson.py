@@ -716,12 +716,14 @@ def _load_model(ckpt: Path, config: Optional[str], device: Optional[str], mode: 
 
 def demo_clip_config(size: tuple[int, int] = DEMO_SIZE) -> Any:
     """The :class:`arttrack.data.synthetic.SyntheticConfig` of the demo clips (2-4 people of
-    :data:`DEMO_PERSON_HEIGHT`): ``--demo``, the demo model's temporal fit and its
-    evaluation (``scripts/eval_demo_model.py``) draw their clips from it."""
+    :data:`DEMO_PERSON_HEIGHT`, with eyes and hair that show where they face):
+    ``--demo``, the demo model's temporal fit and its evaluation
+    (``scripts/eval_demo_model.py``) draw their clips from it."""
     from arttrack.data.synthetic import SyntheticConfig
 
     return SyntheticConfig(width=size[0], height=size[1], num_people=(2, 4),
-                           joint_set="posetrack15", person_height=DEMO_PERSON_HEIGHT)
+                           joint_set="posetrack15", person_height=DEMO_PERSON_HEIGHT,
+                           facing_cues=True)
 
 
 def _write_demo_clip(out_dir: Path, overwrite: bool) -> tuple[Path, Path]:
