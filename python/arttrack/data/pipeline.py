@@ -172,11 +172,15 @@ class SampleMapper:
         h, w = aug.image.shape[:2]
         t = self.codec.encode(aug.joints, (h, w), scale=aug.scale, ignore_mask=aug.ignore_mask)
         img = aug.image.astype(np.float32).transpose(2, 0, 1) - self.mean_pixel
-        H, Wm = t["scmap"].shape[:2]
-        out = [np.ascontiguousarray(img), t["scmap"], t["scmap_weights"],
-               t["locref_map"].reshape(H, Wm, -1), t["locref_mask"].reshape(H, Wm, -1)]
+        return self._columns(np.ascontiguousarray(img), t)
+
+    def _columns(self, image: np.ndarray, t: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+        """The network input and the codec's targets in :func:`column_names` order."""
+        H, W = t["scmap"].shape[:2]
+        out = [image, t["scmap"], t["scmap_weights"],
+               t["locref_map"].reshape(H, W, -1), t["locref_mask"].reshape(H, W, -1)]
         if self.codec.pairwise:
-            out += [t["pairwise_map"].reshape(H, Wm, -1), t["pairwise_mask"].reshape(H, Wm, -1)]
+            out += [t["pairwise_map"].reshape(H, W, -1), t["pairwise_mask"].reshape(H, W, -1)]
         return tuple(out)
 
     def skip(self, virtual_indices: Any) -> None:
@@ -188,12 +192,7 @@ class SampleMapper:
         """A minimal valid sample (16 x 16 zero image, no people) in :func:`column_names`
         order."""
         t = self.codec.encode(np.zeros((0, self.codec.num_joints, 3), np.float32), (16, 16))
-        H, W = t["scmap"].shape[:2]
-        out = [np.zeros((3, 16, 16), np.float32), t["scmap"], t["scmap_weights"],
-               t["locref_map"].reshape(H, W, -1), t["locref_mask"].reshape(H, W, -1)]
-        if self.codec.pairwise:
-            out += [t["pairwise_map"].reshape(H, W, -1), t["pairwise_mask"].reshape(H, W, -1)]
-        return tuple(out)
+        return self._columns(np.zeros((3, 16, 16), np.float32), t)
 
     def __getitem__(self, virtual_index: int) -> tuple[np.ndarray, ...]:
         if int(virtual_index) in self._skip:
