@@ -39,6 +39,7 @@ only by :meth:`Predictor.from_checkpoint` when given.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -131,8 +132,6 @@ def unflip_maps(maps: Maps, flip_permutation: Sequence[int], locref_stdev: float
     ``-1 - d`` pixels from the original centre (pixel ``x`` mirrors to ``Wv - 1 - x`` and
     the two centres add up to ``Wv``). Applying it twice gives the maps back.
     """
-    from arttrack.joints import pair_channel
-
     perm = np.asarray(flip_permutation, np.int64)
     J = maps.num_joints
     if perm.shape != (J,):
@@ -143,11 +142,21 @@ def unflip_maps(maps: Maps, flip_permutation: Sequence[int], locref_stdev: float
         locref = np.array(maps.locref[:, ::-1][:, :, perm], np.float32)
         locref[..., 0] = -locref[..., 0] - 1.0 / float(locref_stdev)
     if maps.pairwise is not None:
-        src = [pair_channel(int(perm[j]), int(perm[k]), J)
-               for j in range(J) for k in range(J) if j != k]  # channel order of pair_channel
+        src = _mirrored_pair_channels(tuple(int(p) for p in perm))
         pairwise = np.array(maps.pairwise[:, ::-1][:, :, src], np.float32)
         pairwise[..., 0] = -pairwise[..., 0] - 1.0
     return Maps(part, locref, pairwise, maps.image_size, maps.stride)
+
+
+@functools.lru_cache(maxsize=8)
+def _mirrored_pair_channels(perm: tuple[int, ...]) -> np.ndarray:
+    """For each pairwise channel (j, k), in :func:`arttrack.joints.pair_channel` order, the
+    channel of its mirror pair (perm[j], perm[k]); computed once per joint set, not per frame."""
+    from arttrack.joints import pair_channel
+
+    J = len(perm)
+    return np.array([pair_channel(perm[j], perm[k], J)
+                     for j in range(J) for k in range(J) if j != k], np.int64)
 
 
 def average_maps(a: Maps, b: Maps) -> Maps:
@@ -351,10 +360,9 @@ class Predictor:
                 raise ValueError(f"image {i} must be H x W x 3 RGB, got shape {im.shape}")
             groups.setdefault(self.padded_size(*im.shape[:2]), []).append(i)
         flip = self.flip_test
-        step = self.batch_size
         for size, idx in groups.items():
-            for s in range(0, len(idx), step):
-                chunk = idx[s:s + step]
+            for s in range(0, len(idx), self.batch_size):
+                chunk = idx[s:s + self.batch_size]
                 inputs = [pad_image(imgs[i], self.multiple, self.mean_pixel, size) for i in chunk]
                 if flip:
                     inputs += [flip_input(imgs[i], self.stride, self.multiple, self.mean_pixel,
