@@ -32,11 +32,17 @@ def test_overrides_are_parsed_as_yaml():
         ("synthetic_image_size=[1, 2, 3]", "list of 2 items"),
         ("noequals", "expected key=value"),
         ("synthetic_person_height=[0.9, 0.5]", "synthetic_person_height: need"),
+        ("output_stride=8", "maps have stride 4, not 8; set stride: 4"),
     ],
 )
 def test_bad_values_name_the_key(override, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, [override])
+
+
+def test_output_stride_with_its_map_stride_loads():
+    assert load_config(None, ["output_stride=8", "stride=4"]).stride == 4.0
+    assert load_config(None, ["output_stride=32", "stride=16"]).stride == 16.0
 
 
 def test_unknown_key_in_file(tmp_path):

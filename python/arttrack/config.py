@@ -184,6 +184,10 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"batch_size: must be >= 1, got {cfg.batch_size}")
     if not 0 < cfg.scale_jitter_lo <= cfg.scale_jitter_up:
         raise ConfigError("scale_jitter_lo/scale_jitter_up: need 0 < lo <= up")
+    if cfg.stride != cfg.output_stride / 2:
+        raise ConfigError(f"stride: the heads upsample output_stride {cfg.output_stride} by 2, so "
+                          f"the maps have stride {cfg.output_stride // 2}, not {cfg.stride:g}; set "
+                          f"stride: {cfg.output_stride // 2}")
     if cfg.pairwise_predict and not cfg.multi_person:
         raise ConfigError("pairwise_predict: pairwise heads need multi_person: true")
     native = {"mpii": "mpii14", "coco": "coco17"}.get(cfg.dataset_type)
