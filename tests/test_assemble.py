@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,20 +14,23 @@ from arttrack import _core
 from arttrack.postprocess import Peaks, assemble
 
 
-def numpy_assemble(peaks, active, cluster, nj, min_joints):
+def numpy_assemble(peaks, active, cluster, nj, min_joints, merge_radius=0.0):
     people, ids = [], []
     for c in np.unique(cluster[active]):
         sel = active & (cluster == c)
         person = np.zeros((nj, 3), np.float64)
         person[:, :2] = np.nan
         for j in range(nj):
-            s = sel & (peaks.part == j)
-            if not s.any():
+            idx = np.flatnonzero(sel & (peaks.part == j))
+            if not len(idx):
                 continue
-            w = peaks.score[s].astype(np.float64)
-            xy = peaks.xy[s].astype(np.float64)
-            person[j, :2] = (w[:, None] * xy).sum(0) / w.sum() if w.sum() > 0 else xy.mean(0)
-            person[j, 2] = w.max()
+            best = idx[np.argmax(peaks.score[idx])]  # argmax: the first of equal maxima
+            xy = peaks.xy[idx].astype(np.float64)
+            near = np.linalg.norm(xy - peaks.xy[best], axis=1) <= merge_radius
+            near |= idx == best
+            w = peaks.score[idx][near].astype(np.float64)
+            person[j, :2] = (w[:, None] * xy[near]).sum(0) / w.sum() if w.sum() > 0 else xy[near].mean(0)
+            person[j, 2] = peaks.score[best]
         if (~np.isnan(person[:, 0])).sum() >= min_joints:
             people.append(person)
             ids.append(c)
@@ -45,23 +50,30 @@ def test_hand_case():
     np.testing.assert_array_equal(ids, [2, 7])
     assert people.shape == (2, 3, 3) and people.dtype == np.float32
     np.testing.assert_allclose(people[0], [[1, 1, 0.4], [2, 2, 0.6], [3, 3, 0.7]], rtol=1e-6)
-    np.testing.assert_allclose(people[1, :2], [[3, 6, 3], [5, 5, 0.5]], rtol=1e-6)
+    # joint 0 of cluster 7: detections (0, 0) score 1 and (4, 8) score 3, 8.94 px apart
+    np.testing.assert_allclose(people[1, :2], [[4, 8, 3], [5, 5, 0.5]], rtol=1e-6)  # the best
+    for radius, want in ((8.9, [4, 8, 3]), (9.0, [3, 6, 3]), (math.inf, [3, 6, 3])):  # mean
+        got = assemble(peaks, active, cluster, 3, min_joints=2, merge_radius=radius)
+        np.testing.assert_allclose(got[1, 0], want, rtol=1e-6)
+        np.testing.assert_allclose(got[0], people[0], rtol=1e-6)
     assert np.isnan(people[1, 2, :2]).all() and people[1, 2, 2] == 0
     assert assemble(peaks, active, cluster, 3, min_joints=0).shape == (3, 3, 3)
     assert assemble(peaks, active, cluster, 3).shape == (1, 3, 3)  # default min_joints=3
     assert assemble(peaks, np.zeros(8, bool), cluster, 3).shape == (0, 3, 3)
 
 
+@pytest.mark.parametrize("merge_radius", [0.0, 30.0, math.inf])
 @pytest.mark.parametrize("seed", range(5))
-def test_matches_numpy(seed):
+def test_matches_numpy(seed, merge_radius):
     rng = np.random.default_rng(seed)
     n, nj = 60, 5
     peaks = Peaks(rng.integers(0, nj, n).astype(np.int32), rng.uniform(0, 100, (n, 2)).astype(np.float32),
                   rng.uniform(0, 1, n).astype(np.float32), np.zeros((n, 2), np.int32))
     active = rng.uniform(size=n) < 0.8
     cluster = rng.integers(-3, 8, n).astype(np.int64)
-    got, ids = assemble(peaks, active, cluster, nj, min_joints=2, return_ids=True)
-    want, want_ids = numpy_assemble(peaks, active, cluster, nj, 2)
+    got, ids = assemble(peaks, active, cluster, nj, min_joints=2, return_ids=True,
+                        merge_radius=merge_radius)
+    want, want_ids = numpy_assemble(peaks, active, cluster, nj, 2, merge_radius)
     np.testing.assert_array_equal(ids, want_ids)
     np.testing.assert_allclose(got, want, rtol=1e-5, equal_nan=True)
 
@@ -75,6 +87,9 @@ def test_errors_name_the_argument():
         assemble(peaks, np.ones(3, bool), np.zeros(2, np.int64), 2)
     with pytest.raises(ValueError, match="cluster"):
         assemble(peaks, np.ones(2, bool), np.zeros(2, np.float64), 2)
+    for bad in (-1.0, math.nan):
+        with pytest.raises(ValueError, match="merge_radius"):
+            assemble(peaks, np.ones(2, bool), np.zeros(2, np.int64), 2, merge_radius=bad)
     # partition() returns int32 clusters: accepted, same result as int64
     np.testing.assert_array_equal(assemble(peaks, np.ones(2, bool), np.zeros(2, np.int32), 2, min_joints=1),
                                   assemble(peaks, np.ones(2, bool), np.zeros(2, np.int64), 2, min_joints=1))

@@ -374,6 +374,27 @@ def test_tracking_quality_through_cli_linker(tmp_path, method, solver):
     assert min(motas) >= 95.0, motas
 
 
+def test_st_person_takes_each_joints_best_detection():
+    """Two far-apart detections of joint 0 (both feet) bound into one person: the person,
+    and the track's remembered joint, sit at the better one, not between them; with a
+    merge radius that covers both, at their score-weighted mean."""
+    from arttrack.multiperson import FrameDetections, PeopleLinker
+
+    joint = np.array([0, 0, 1, 2])
+    xy = np.array([[10.0, 100.0], [50.0, 100.0], [30.0, 50.0], [30.0, 20.0]])
+    score = np.array([0.4, 0.9, 0.8, 0.8])
+    edges = np.array([[i, k] for i in range(4) for k in range(i + 1, 4)])
+    dets = FrameDetections(joint, xy, score, edges, np.full(len(edges), -5.0),
+                           np.zeros((0, 3, 3)))
+    linker = PeopleLinker(3, "st")
+    people, ids = linker.step(0, dets)
+    assert people.shape == (1, 3, 3) and list(ids) == [0]
+    np.testing.assert_allclose(people[0], [[50, 100, 0.9], [30, 50, 0.8], [30, 20, 0.8]], rtol=1e-6)
+    np.testing.assert_allclose(linker.tracker.tracks()["xy"][0], people[0, :, :2])
+    merged, _ = PeopleLinker(3, "st", merge_radius=50.0).step(0, dets)
+    np.testing.assert_allclose(merged[0, 0], [(0.4 * 10 + 0.9 * 50) / 1.3, 100, 0.9], rtol=1e-6)
+
+
 def test_hungarian_stream_matches_baseline():
     from arttrack.tracking import HungarianTracker
     from arttrack.tracking import hungarian_baseline

@@ -349,25 +349,19 @@ void Tracker::apply(std::int64_t frame, const FrameDetections& dets, const std::
       next_id_ = std::max(next_id_, id + 1);
     }
     Track& tr = tracks_[it->second];
-    // Score-weighted mean position per joint (equal weights when all scores are 0).
-    std::vector<double> sx(sz(J), 0.0), sy(sz(J), 0.0), sw(sz(J), 0.0), ux(sz(J), 0.0), uy(sz(J), 0.0);
-    std::vector<Index> cnt(sz(J), 0);
+    // Per joint the best (highest-scoring, first on ties) detection, as assemble() places a
+    // joint: a mean would sit between two far-apart candidates (both feet) where neither is.
+    std::vector<Index> pick(sz(J), -1);
     for (Index i : members) {
       const auto j = sz(dets.joint[sz(i)]);
-      const double w = dets.score[sz(i)], x = dets.xy[sz(2 * i)], y = dets.xy[sz(2 * i + 1)];
-      sx[j] += w * x;
-      sy[j] += w * y;
-      sw[j] += w;
-      ux[j] += x;
-      uy[j] += y;
-      ++cnt[j];
+      if (pick[j] < 0 || dets.score[sz(i)] > dets.score[sz(pick[j])]) pick[j] = i;
     }
     double vx = 0.0, vy = 0.0;
     Index nv = 0;
     for (Index j = 0; j < J; ++j) {
-      if (cnt[sz(j)] == 0) continue;
-      const double x = sw[sz(j)] > 0 ? sx[sz(j)] / sw[sz(j)] : ux[sz(j)] / static_cast<double>(cnt[sz(j)]);
-      const double y = sw[sz(j)] > 0 ? sy[sz(j)] / sw[sz(j)] : uy[sz(j)] / static_cast<double>(cnt[sz(j)]);
+      const Index k = pick[sz(j)];
+      if (k < 0) continue;
+      const double x = dets.xy[sz(2 * k)], y = dets.xy[sz(2 * k + 1)];
       const std::int64_t jf = tr.joint_frame[sz(j)];
       if (tr.num_frames > 0 && jf >= 0 && frame - jf <= settings_.max_gap + 1 && frame > jf) {
         const double g = static_cast<double>(frame - jf);

@@ -133,10 +133,18 @@ ARTTRACK_TEST(assemble_hand_case) {
   CHECK_NEAR(a[6], 3, 1e-6);
   CHECK_NEAR(a[8], 0.7, 1e-6);
   const float* b = p.joints.data() + 9;
-  CHECK_NEAR(b[0], 3.0, 1e-6);  // (1*0 + 3*4) / 4
-  CHECK_NEAR(b[1], 6.0, 1e-6);
+  CHECK_NEAR(b[0], 4.0, 1e-6);  // the best of (0, 0) score 1 and (4, 8) score 3, 8.94 px apart
+  CHECK_NEAR(b[1], 8.0, 1e-6);
   CHECK_NEAR(b[2], 3.0, 1e-6);
   CHECK(std::isnan(b[6]) && std::isnan(b[7]) && b[8] == 0.0f);
+  auto m = assemble({part.data(), {8}}, {xy.data(), {8, 2}}, {score.data(), {8}}, {active, {8}}, {cl.data(), {8}}, 3, 2,
+                    9.0);  // within the merge radius: score-weighted mean
+  CHECK_NEAR(m.joints[9], 3.0, 1e-6);  // (1*0 + 3*4) / 4
+  CHECK_NEAR(m.joints[10], 6.0, 1e-6);
+  CHECK_NEAR(m.joints[11], 3.0, 1e-6);
+  CHECK_THROWS(assemble({part.data(), {8}}, {xy.data(), {8, 2}}, {score.data(), {8}}, {active, {8}}, {cl.data(), {8}}, 3, 2,
+                        -1.0),
+               std::invalid_argument);
   auto q = assemble({part.data(), {8}}, {xy.data(), {8, 2}}, {score.data(), {8}}, {active, {8}}, {cl.data(), {8}}, 3, 0);
   CHECK(q.size() == 3);
   CHECK_THROWS(assemble({part.data(), {8}}, {xy.data(), {8, 2}}, {score.data(), {8}}, {active, {8}}, {cl.data(), {8}}, 2, 0),

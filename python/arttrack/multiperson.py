@@ -8,7 +8,7 @@ The product's main job. Per frame (DESIGN.md section 1)::
 Tracking (``--tracker st``, default) is ArtTrack's spatio-temporal way: the frame's raw
 detections *and* its spatial edges go to :meth:`arttrack.tracking.Tracker.step_detections`,
 which partitions them jointly with the live tracks; a person is the set of detections that
-received the same track id (score-weighted mean per joint). ``--tracker hungarian`` links
+received the same track id (per joint its best detection). ``--tracker hungarian`` links
 the per-frame people of the spatial partition by bipartite matching (the baseline of
 :func:`arttrack.tracking.hungarian_baseline`, run frame by frame). ``--flow`` warps the
 live tracks' remembered joints by dense optical flow (Farneback on downscaled grey
@@ -287,24 +287,22 @@ class FrameDetections:
 
 
 def _people_from_tracks(dets: FrameDetections, track_id: np.ndarray, num_joints: int,
-                        min_joints: int) -> tuple[np.ndarray, np.ndarray]:
-    """One person per track id among the detections: per joint the score-weighted mean
-    position and the best score. People with fewer than ``min_joints`` joints are dropped.
-    Returns ((P, J, 3) float64, (P,) tracker ids), ordered by id."""
+                        min_joints: int, merge_radius: float = 0.0
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """One person per track id among the detections, assembled as the frame's spatial
+    clusters are (:func:`arttrack.postprocess.assemble`: per joint the best detection, with
+    those within ``merge_radius`` px of it averaged in). People with fewer than
+    ``min_joints`` joints are dropped. Returns ((P, J, 3) float64, (P,) tracker ids),
+    ordered by id."""
+    from arttrack.postprocess import Peaks, assemble
+
     tid = np.asarray(track_id, np.int64).reshape(-1)
-    ids = np.unique(tid[tid >= 0])
-    out = np.full((len(ids), num_joints, 3), np.nan)
-    keep = np.zeros(len(ids), bool)
-    for p, t in enumerate(ids):
-        m = tid == t
-        jj, xy, s = dets.joint[m], dets.xy[m], np.maximum(dets.score[m], 1e-6)
-        for j in np.unique(jj):
-            sel = jj == j
-            w = s[sel]
-            out[p, j, :2] = (xy[sel] * w[:, None]).sum(0) / w.sum()
-            out[p, j, 2] = dets.score[m][sel].max()
-        keep[p] = len(np.unique(jj)) >= min_joints
-    return out[keep], ids[keep]
+    n = len(tid)
+    peaks = Peaks(np.asarray(dets.joint, np.int32), np.asarray(dets.xy, np.float32).reshape(n, 2),
+                  np.asarray(dets.score, np.float32), np.zeros((n, 2), np.int32))
+    people, ids = assemble(peaks, tid >= 0, tid, num_joints, min_joints=min_joints,
+                           return_ids=True, merge_radius=merge_radius)
+    return np.asarray(people, np.float64), np.asarray(ids, np.int64)
 
 
 class PeopleLinker:
@@ -322,6 +320,8 @@ class PeopleLinker:
         gate: ``hungarian`` largest mean joint distance / person size to match.
         partition_method: ``st`` solver of the spatio-temporal partition, ``"gaec+klj"``
             or ``"gaec"`` (greedy only: faster, slightly worse optima).
+        merge_radius: ``st`` assembly of a track's detections in a frame (as
+            :class:`arttrack.postprocess.MultiPersonSettings`).
 
     :meth:`step` returns the frame's people and their output ids: dense, 0, 1, 2, ... in
     order of first output.
@@ -329,7 +329,7 @@ class PeopleLinker:
 
     def __init__(self, num_joints: int, method: str = "st", model: Any = None, max_gap: int = 5,
                  min_joints: int = 1, use_velocity: Optional[bool] = None, gate: float = 0.5,
-                 partition_method: str = "gaec+klj") -> None:
+                 partition_method: str = "gaec+klj", merge_radius: float = 0.0) -> None:
         from arttrack.tracking import HungarianTracker, Tracker
 
         if method not in ("st", "hungarian"):
@@ -338,6 +338,7 @@ class PeopleLinker:
             raise ValueError(f"max_gap must be >= 0, got {max_gap}")
         self.num_joints, self.method = int(num_joints), method
         self.min_joints = max(1, int(min_joints))
+        self.merge_radius = float(merge_radius)
         self.tracker = (Tracker(self.num_joints, model=model, max_gap=max_gap,
                                 use_velocity=use_velocity, method=partition_method)
                         if method == "st" else None)
@@ -371,7 +372,7 @@ class PeopleLinker:
             links = self.tracker.step_detections(dets.joint, dets.xy, dets.score, dets.edges,
                                                  dets.edge_cost, frame=int(frame))
             people, raw = _people_from_tracks(dets, links.track_id, self.num_joints,
-                                              self.min_joints)
+                                              self.min_joints, self.merge_radius)
         else:
             people = np.asarray(dets.people, np.float64).reshape(-1, self.num_joints, 3)
             n = np.isfinite(people[..., 0]).sum(axis=1)
@@ -537,7 +538,8 @@ def run(source: FrameSource, predictor: Any, spatial: Any, out_dir: Path, *,
         linker = PeopleLinker(nj, tracker, model=temporal, max_gap=max_gap,
                               min_joints=settings.min_joints,
                               use_velocity=False if flow else None,
-                              partition_method=settings.method)
+                              partition_method=settings.method,
+                              merge_radius=settings.merge_radius)
         of = _Flow(flow_scale) if flow else None
         frames_out: list[dict] = []
         n_people = 0
@@ -622,7 +624,8 @@ def run(source: FrameSource, predictor: Any, spatial: Any, out_dir: Path, *,
                       "flip_test": bool(getattr(predictor, "flip_test", False)),
                       "settings": {k: getattr(settings, k) for k in
                                    ("stride", "locref_stdev", "nms_radius", "det_min_score",
-                                    "min_joints", "use_locref", "same_joint", "method")}},
+                                    "min_joints", "merge_radius", "use_locref", "same_joint",
+                                    "method")}},
             "tracker": {"method": tracker, "max_gap": int(max_gap), "flow": bool(flow),
                         "partition_method": settings.method if tracker == "st" else None,
                         "flow_scale": float(flow_scale) if flow else None,

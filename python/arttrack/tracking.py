@@ -298,7 +298,7 @@ class Tracker:
         a = _as_people(people, self.num_joints)
         d = people_to_detections(a)
         # Every given person is kept: score 1 for the node costs (one detection per joint and
-        # person, so the scores would only weight a mean of a single position).
+        # person, so the scores would only pick among a single position).
         links = self.step_detections(d.joint, d.xy, np.ones(len(d.joint)), d.edges, d.edge_cost, frame)
         per_person = np.full(a.shape[0], -1, dtype=np.int64)
         if len(d.person):

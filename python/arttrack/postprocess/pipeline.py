@@ -55,6 +55,8 @@ class MultiPersonSettings:
         nms_radius: peak suppression radius in cells.
         det_min_score: minimum part probability of a detection.
         min_joints: people with fewer detected joints are dropped.
+        merge_radius: a person's detections of one joint within this many px of the best
+            one are averaged with it (0: the best alone; see :func:`assemble`).
         use_locref: apply location refinement to the detections.
         same_joint: add duplicate-suppression edges between detections of the same joint
             with ``p = 1 / (1 + exp(same_joint_slope * d - same_joint_offset))``.
@@ -67,6 +69,7 @@ class MultiPersonSettings:
     nms_radius: int = 5
     det_min_score: float = 0.2
     min_joints: int = 3
+    merge_radius: float = 0.0
     use_locref: bool = True
     same_joint: bool = True
     same_joint_slope: float = SAME_JOINT_SLOPE
@@ -80,6 +83,8 @@ class MultiPersonSettings:
             raise ValueError(f"nms_radius must be >= 0, got {self.nms_radius}")
         if not math.isfinite(self.det_min_score):
             raise ValueError("det_min_score must be finite")
+        if not self.merge_radius >= 0:
+            raise ValueError(f"merge_radius must be >= 0, got {self.merge_radius}")
         if self.method not in PARTITION_METHODS:
             raise ValueError(f"method must be one of {PARTITION_METHODS}, got {self.method!r}")
 
@@ -184,7 +189,8 @@ def people_from_groups(peaks: Peaks, active: np.ndarray, cluster: np.ndarray, nu
         return np.zeros((0, num_joints, 3), np.float32), np.zeros(0, np.int64)
     people, ids = assemble(peaks, np.asarray(active, bool),
                            np.asarray(cluster, np.int64), num_joints,
-                           min_joints=int(settings.min_joints), return_ids=True)
+                           min_joints=int(settings.min_joints), return_ids=True,
+                           merge_radius=float(settings.merge_radius))
     people = np.array(people, dtype=np.float32, copy=True).reshape(-1, num_joints, 3)
     missing = ~np.all(np.isfinite(people[..., :2]), axis=-1)
     people[missing] = np.nan
