@@ -223,3 +223,17 @@ def test_fuzz_bindings(part, xy, cell, pw, pairs, fmin, edges, which, same, slop
         _core.candidate_edges(args[0], args[4], int(which) - 2)
     except ValueError:
         pass
+
+
+@pytest.mark.parametrize("joint_set", [COCO17, MPII14])
+def test_pairs_within_hops(joint_set):
+    """hops=1 is the skeleton, 2 the default pair graph, enough hops every pair."""
+    nj = joint_set.num_joints
+    skel = sorted((min(a, b), max(a, b)) for a, b in joint_set.skeleton)
+    np.testing.assert_array_equal(joint_set.pairs_within(1), skel)
+    np.testing.assert_array_equal(joint_set.pairs_within(2), joint_set.pair_graph)
+    assert set(map(tuple, joint_set.pairs_within(1))) < set(map(tuple, joint_set.pairs_within(3)))
+    np.testing.assert_array_equal(joint_set.pairs_within(nj),
+                                  [(a, b) for a in range(nj) for b in range(a + 1, nj)])
+    with pytest.raises(ValueError, match="hops"):
+        joint_set.pairs_within(0)

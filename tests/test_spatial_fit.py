@@ -181,6 +181,11 @@ def test_fit_cli_tiny_untrained_net(tmp_path, monkeypatch):
                  "--out", str(out)]) == 0
     model = SpatialModel.load(out)
     np.testing.assert_array_equal(model.pairs, MPII14.pair_graph)
+    assert main(["fit", "--ckpt", str(path), "--num-images", "2", "--mode", "pynative",
+                 "--hops", "13", "--out", str(out)]) == 0  # every pair of the 14 joints
+    np.testing.assert_array_equal(SpatialModel.load(out).pairs,
+                                  [(a, b) for a in range(J) for b in range(a + 1, J)])
+    assert main(["fit", "--ckpt", str(path), "--hops", "0", "--out", str(out)]) == 2
     # --temporal-out: a clear error without clips, else the temporal model of the GT tracks
     assert main(["fit", "--ckpt", str(path), "--out", str(out), "--temporal-out",
                  str(tmp_path / "t.npz")]) == 2

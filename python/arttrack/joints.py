@@ -67,9 +67,16 @@ class JointSet:
         The kinematic tree plus skip edges: every pair within ``pair_graph_hops`` skeleton
         edges, plus ``extra_pairs``. Sorted lexicographically.
         """
+        return self.pairs_within(self.pair_graph_hops)
+
+    def pairs_within(self, hops: int) -> np.ndarray:
+        """(P, 2) int64 pairs a < b at most ``hops`` skeleton edges apart, plus
+        ``extra_pairs``, sorted; ``hops >= num_joints - 1`` gives every pair."""
+        if hops < 1:
+            raise ValueError(f"hops must be >= 1, got {hops}")
         d = self.hop_distance
         pairs = {(a, b) for a in range(self.num_joints) for b in range(a + 1, self.num_joints)
-                 if d[a, b] <= self.pair_graph_hops}
+                 if d[a, b] <= hops}
         pairs |= {(min(a, b), max(a, b)) for a, b in self.extra_pairs}
         return np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
 

@@ -312,7 +312,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                          "pairwise_predict: true")
     predictor = Predictor.from_checkpoint(args.ckpt, cfg, device=args.device, mode=args.mode,
                                           batch_size=args.batch_size, flip_test=args.flip_test)
-    pairs = get_joint_set(cfg.joint_set).pair_graph
+    js = get_joint_set(cfg.joint_set)
+    pairs = js.pair_graph if args.hops is None else js.pairs_within(args.hops)
     radius = args.radius if args.radius is not None else cfg.pos_dist_thresh * cfg.global_scale
     records = ((img, people) for _, img, people, _ in
                annotated_images(cfg, args.split, args.num_images))
@@ -377,6 +378,10 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--radius", type=float, default=None,
                     help="detection-to-joint matching radius in px (default pos_dist_thresh * "
                          "global_scale)")
+    ft.add_argument("--hops", type=int, default=None,
+                    help="pair graph: joints at most this many skeleton edges apart get a pairwise "
+                         "term (default: the joint set's, 2; more hops link limbs to the body "
+                         "through more edges at more cost per frame)")
     ft.add_argument("--l2", type=float, default=1.0, help="L2 penalty of the weights (1/C)")
     ft.add_argument("--min-samples", type=int, default=10,
                     help="positives and negatives a pair needs for its own model (else pooled)")
