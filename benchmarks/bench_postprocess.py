@@ -48,8 +48,9 @@ TEMPLATE = np.array([
     [-0.08, 0.48], [0.08, 0.48]])
 
 
-def spatial_model() -> SpatialModel:
-    pairs = COCO17.pair_graph
+def spatial_model(hops: int | None = None) -> SpatialModel:
+    """A distance-based spatial model on COCO-17's pair graph (``hops``: a denser one)."""
+    pairs = COCO17.pair_graph if hops is None else COCO17.pairs_within(hops)
     n = len(pairs)
     fmin = np.zeros((n, 9))
     fmax = np.tile([200.0, 200.0, np.pi, np.pi, 1.0, 1.0, 1.0, 1.0, 1.0], (n, 1))

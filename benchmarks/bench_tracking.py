@@ -56,14 +56,15 @@ def frame_sequence(bp, num_people: int, num_frames: int, map_hw=(60, 80), seed: 
         yield p, np.roll(locref, t, axis=1), np.roll(pairwise, t, axis=1)
 
 
-def bench_people(bp, sizes, num_frames: int) -> None:
+def bench_people(bp, sizes, num_frames: int, hops: int | None = None) -> None:
     from arttrack.multiperson import FrameDetections, PeopleLinker
     from arttrack.postprocess.pipeline import MultiPersonSettings, parse_frame
 
-    spatial = bp.spatial_model()
+    spatial = bp.spatial_model(hops)
     settings = MultiPersonSettings()
     j = 17
-    print(f"per frame, medians over {num_frames - 1} frames (60x80 cells, COCO-17), ms")
+    print(f"per frame, medians over {num_frames - 1} frames (60x80 cells, COCO-17, "
+          f"{len(spatial.pairs)} joint pairs), ms")
     print(f"{'people':>6} {'dets':>6} {'edges':>7} {'parse':>8} {'track st':>9} {'track hu':>9} "
           f"{'total st':>9} {'found':>6} {'tracks':>6}")
     for n in sizes:
@@ -150,6 +151,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--people", default="1,5,10,20,40")
     p.add_argument("--frames", type=int, default=12, help="consecutive frames per size")
+    p.add_argument("--hops", type=int, default=None,
+                   help="pair graph of the spatial model (default: COCO-17's, 2 hops)")
     p.add_argument("--ckpt", help="checkpoint for the end-to-end frames/s (optional)")
     p.add_argument("--spatial", help="spatial model (default: spatial.npz next to --ckpt)")
     p.add_argument("--arch", metavar="CONFIG",
@@ -161,7 +164,7 @@ def main(argv=None) -> int:
     p.add_argument("--mode", choices=("graph", "pynative"), default="graph")
     args = p.parse_args(argv)
     bp = _load_bench_postprocess()
-    bench_people(bp, [int(s) for s in args.people.split(",")], max(2, args.frames))
+    bench_people(bp, [int(s) for s in args.people.split(",")], max(2, args.frames), args.hops)
     w, h = (int(v) for v in args.e2e_size.lower().split("x"))
     if args.arch:
         with tempfile.TemporaryDirectory() as tmp:
