@@ -3,7 +3,7 @@
 Steps (all on CPU, no download):
   1. synthetic images -> pairwise statistics         (python -m arttrack.pairwise stats)
   2. train configs/synthetic_demo.yaml               (python -m arttrack.train)
-  3. fit the spatial model on the trained network     (python -m arttrack.pairwise fit)
+  3. fit the spatial model on the trained network     (python -m arttrack.pairwise fit --hops 4)
   4. fit the temporal model on synthetic clips        (arttrack.tracking.fit_temporal_model)
   5. write the network-only checkpoint + models into the package assets
 
@@ -25,6 +25,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 ASSETS = REPO / "python" / "arttrack" / "assets" / "demo"
 CONFIG = REPO / "configs" / "synthetic_demo.yaml"
+# Decoding settings are read from CONFIG, not from the snapshot's embedded config, so they can
+# be retuned without retraining; the spatial fit and the shipped checkpoint both use them.
+INFERENCE_KEYS = ("nms_radius", "det_min_score", "min_joints")
+SPATIAL_HOPS = 4  # pair graph of the spatial model (python -m arttrack.pairwise fit --hops)
 log = logging.getLogger("train_demo_model")
 
 
@@ -85,8 +89,12 @@ def main(argv=None) -> int:
         return 1
 
     # 3. spatial model from the trained network's detections on synthetic training images
+    from arttrack.config import load_config
+
+    decoding = {k: getattr(load_config(CONFIG), k) for k in INFERENCE_KEYS}
+    sets = [a for k, v in decoding.items() for a in ("--set", f"{k}={v}")]
     run("-m", "arttrack.pairwise", "fit", "--ckpt", str(ckpt_path), "--num-images", "300",
-        "--balanced", "--out", str(work / "spatial.npz"))
+        "--balanced", "--hops", str(SPATIAL_HOPS), *sets, "--out", str(work / "spatial.npz"))
 
     # 4. temporal model from annotated synthetic clips
     from arttrack.tracking import fit_temporal_model
@@ -105,7 +113,7 @@ def main(argv=None) -> int:
     net = build_model(loaded.config, pretrained=False)
     load_model_checkpoint(net, ckpt_path)
     # the embedded config names the stats by their place in the repository, not this machine's
-    config = loaded.config.replace(pairwise_stats_fn=str(stats.relative_to(REPO)))
+    config = loaded.config.replace(pairwise_stats_fn=str(stats.relative_to(REPO)), **decoding)
     out = save_checkpoint(net, work / "demo", loaded.step, config, keep=0)
     for src, name in ((out, "demo.ckpt"), (work / "spatial.npz", "spatial.npz"),
                       (work / "temporal.npz", "temporal.npz"), (stats, "pairwise_stats.npz")):

@@ -38,7 +38,7 @@ def assemble(peaks: Peaks, active: np.ndarray, cluster: np.ndarray, num_joints: 
     ``merge_radius=0`` (default) keeps the best detection alone; ``math.inf`` averages all
     of a joint's detections, which puts the joint between two far-apart candidates (both
     feet of a walker seen side-on) where neither is: on held-out demo clips the best
-    detection gave PoseTrack AP 52.1 -> 53.8 and MOTA 41.7 -> 45.0 over the mean of all.
+    detection gave PoseTrack AP 52.1 -> 53.8 and MOTA 41.7 -> 44.8 (the previous demo model).
 
     Args:
         peaks: the detections.
