@@ -67,8 +67,10 @@ def test_hand_case():
 def test_matches_numpy(seed, merge_radius):
     rng = np.random.default_rng(seed)
     n, nj = 60, 5
+    # odd seeds: scores 0, 0.5, 1 only, so ties decide (the first detection wins)
+    score = rng.integers(0, 3, n) / 2 if seed % 2 else rng.uniform(0, 1, n)
     peaks = Peaks(rng.integers(0, nj, n).astype(np.int32), rng.uniform(0, 100, (n, 2)).astype(np.float32),
-                  rng.uniform(0, 1, n).astype(np.float32), np.zeros((n, 2), np.int32))
+                  score.astype(np.float32), np.zeros((n, 2), np.int32))
     active = rng.uniform(size=n) < 0.8
     cluster = rng.integers(-3, 8, n).astype(np.int64)
     got, ids = assemble(peaks, active, cluster, nj, min_joints=2, return_ids=True,

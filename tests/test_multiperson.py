@@ -380,9 +380,9 @@ def test_st_person_takes_each_joints_best_detection():
     merge radius that covers both, at their score-weighted mean."""
     from arttrack.multiperson import FrameDetections, PeopleLinker
 
-    joint = np.array([0, 0, 1, 2])
-    xy = np.array([[10.0, 100.0], [50.0, 100.0], [30.0, 50.0], [30.0, 20.0]])
-    score = np.array([0.4, 0.9, 0.8, 0.8])
+    joint = np.array([0, 0, 1, 2])  # the best detection first: "the last one wins" fails too
+    xy = np.array([[50.0, 100.0], [10.0, 100.0], [30.0, 50.0], [30.0, 20.0]])
+    score = np.array([0.9, 0.4, 0.8, 0.8])
     edges = np.array([[i, k] for i in range(4) for k in range(i + 1, 4)])
     dets = FrameDetections(joint, xy, score, edges, np.full(len(edges), -5.0),
                            np.zeros((0, 3, 3)))

@@ -155,7 +155,7 @@ def test_fit_on_exact_maps_separates_held_out_edges(tmp_path):
     np.testing.assert_allclose(back.probabilities(held.features, held.pair_index), prob)
 
 
-def test_fit_cli_tiny_untrained_net(tmp_path, monkeypatch):
+def test_fit_cli_tiny_untrained_net(tmp_path, monkeypatch, caplog):
     """`python -m arttrack.pairwise fit` end to end on a tiny pairwise net (untrained)."""
     ms = pytest.importorskip("mindspore")
     monkeypatch.chdir(tmp_path)
@@ -186,6 +186,7 @@ def test_fit_cli_tiny_untrained_net(tmp_path, monkeypatch):
     np.testing.assert_array_equal(SpatialModel.load(out).pairs,
                                   [(a, b) for a in range(J) for b in range(a + 1, J)])
     assert main(["fit", "--ckpt", str(path), "--hops", "0", "--out", str(out)]) == 2
+    assert "--hops must be >= 1" in caplog.text
     # --temporal-out: a clear error without clips, else the temporal model of the GT tracks
     assert main(["fit", "--ckpt", str(path), "--out", str(out), "--temporal-out",
                  str(tmp_path / "t.npz")]) == 2

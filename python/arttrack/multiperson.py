@@ -64,8 +64,9 @@ DEMO_SIZE = (320, 240)
 DEMO_PERSON_HEIGHT = (0.45, 0.7)
 DEMO_CKPT = "demo.ckpt"
 KPT_THR = 0.2  # default --kpt-thr
-# --demo's --kpt-thr: the threshold with the best MOTA on held-out clips of another seed
-# (scripts/eval_demo_model.py --seed 8000 --sweep)
+# --demo's --kpt-thr: best MOTA on held-out clips of another seed for the earlier demo models;
+# for the current one 0.5 gives 49.0 and 0.6 49.1 (scripts/eval_demo_model.py --clips 4
+# --seed 8000 --sweep)
 DEMO_KPT_THR = 0.5
 DEMO_FILES = (DEMO_CKPT, "spatial.npz", "pairwise_stats.npz")
 
@@ -302,7 +303,9 @@ def _people_from_tracks(dets: FrameDetections, track_id: np.ndarray, num_joints:
                   np.asarray(dets.score, np.float32), np.zeros((n, 2), np.int32))
     people, ids = assemble(peaks, tid >= 0, tid, num_joints, min_joints=min_joints,
                            return_ids=True, merge_radius=merge_radius)
-    return np.asarray(people, np.float64), np.asarray(ids, np.int64)
+    people = np.array(people, np.float64)
+    people[~np.isfinite(people[..., 0])] = np.nan  # missing joints: NaN score too, as parse_frame
+    return people, np.asarray(ids, np.int64)
 
 
 class PeopleLinker:
@@ -321,7 +324,7 @@ class PeopleLinker:
         partition_method: ``st`` solver of the spatio-temporal partition, ``"gaec+klj"``
             or ``"gaec"`` (greedy only: faster, slightly worse optima).
         merge_radius: ``st`` assembly of a track's detections in a frame (as
-            :class:`arttrack.postprocess.MultiPersonSettings`).
+            :class:`arttrack.postprocess.pipeline.MultiPersonSettings`).
 
     :meth:`step` returns the frame's people and their output ids: dense, 0, 1, 2, ... in
     order of first output.
@@ -339,6 +342,8 @@ class PeopleLinker:
         self.num_joints, self.method = int(num_joints), method
         self.min_joints = max(1, int(min_joints))
         self.merge_radius = float(merge_radius)
+        if not self.merge_radius >= 0:
+            raise ValueError(f"merge_radius must be >= 0, got {merge_radius}")
         self.tracker = (Tracker(self.num_joints, model=model, max_gap=max_gap,
                                 use_velocity=use_velocity, method=partition_method)
                         if method == "st" else None)

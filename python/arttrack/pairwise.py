@@ -29,7 +29,7 @@ CLI (argparse subcommands)::
         [--temporal-out temporal.npz --clips POSETRACK_ANNOTATIONS]
 
 ``fit`` trains the spatial model (one logistic regression per pair of the joint set's
-sparse pair graph) on the network's own detections over the config's training images;
+sparse pair graph, or of a denser one with ``--hops``) on the network's own detections over the config's training images;
 see :mod:`arttrack.spatial_fit`.
 """
 
@@ -306,6 +306,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                              "annotation file or folder)")
     if args.num_images is not None and args.num_images < 1:
         raise ValueError("--num-images must be >= 1")
+    if args.hops is not None and args.hops < 1:
+        raise ValueError(f"--hops must be >= 1, got {args.hops}")
     cfg = load_config_for(args.ckpt, args.config, args.overrides)
     if not cfg.pairwise_predict:
         raise ValueError("the spatial model scores the pairwise head's offsets: the config needs "
@@ -370,7 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the network over the config's training images, label candidate edges "
                     "between detections by the ground truth (same person / different people) and "
                     "fit one L2-regularised logistic regression per pair of the joint set's pair "
-                    "graph on the 9 pairwise features (arttrack.spatial_fit).")
+                    "graph (--hops) on the 9 pairwise features (arttrack.spatial_fit).")
     add_model_args(ft)
     ft.add_argument("--split", default="train", choices=("train", "val", "all"),
                     help="data split (synthetic: train = the training seed)")

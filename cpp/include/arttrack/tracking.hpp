@@ -30,7 +30,7 @@
 // 1 <= t - t0 <= max_gap + 1. A track unseen for more frames retires. The same rule applies
 // per joint: a remembered joint position older than max_gap + 1 frames is forgotten.
 // A track remembers, per joint, the position of its best (highest-scoring) detection of
-// that joint in the frame, as assemble() places a person's joint.
+// that joint in the frame, as assemble() places a person's joint with merge_radius 0.
 //
 // Temporal features of a (detection, track, joint j) pair, in this order
 // (kNumTemporalFeatures = 5):

@@ -55,13 +55,13 @@ class MultiPersonSettings:
         nms_radius: peak suppression radius in cells.
         det_min_score: minimum part probability of a detection.
         min_joints: people with fewer detected joints are dropped.
-        merge_radius: a person's detections of one joint within this many px of the best
-            one are averaged with it (0: the best alone; see :func:`assemble`).
         use_locref: apply location refinement to the detections.
         same_joint: add duplicate-suppression edges between detections of the same joint
             with ``p = 1 / (1 + exp(same_joint_slope * d - same_joint_offset))``.
         same_joint_slope, same_joint_offset: that probability's parameters.
         method: partition solver, ``"gaec"`` or ``"gaec+klj"``.
+        merge_radius: a person's detections of one joint within this many px of the best
+            one are averaged with it (0: the best alone; see :func:`assemble`).
     """
 
     stride: float = 8.0
@@ -69,12 +69,12 @@ class MultiPersonSettings:
     nms_radius: int = 5
     det_min_score: float = 0.2
     min_joints: int = 3
-    merge_radius: float = 0.0
     use_locref: bool = True
     same_joint: bool = True
     same_joint_slope: float = SAME_JOINT_SLOPE
     same_joint_offset: float = SAME_JOINT_OFFSET
     method: str = "gaec+klj"
+    merge_radius: float = 0.0
 
     def __post_init__(self) -> None:
         if not (self.stride > 0 and self.locref_stdev > 0):
