@@ -350,7 +350,8 @@ void Tracker::apply(std::int64_t frame, const FrameDetections& dets, const std::
     }
     Track& tr = tracks_[it->second];
     // Per joint the best (highest-scoring, first on ties) detection, as assemble() places a
-    // joint with merge_radius 0: a mean would sit between two far-apart candidates (both feet) where neither is.
+    // joint with merge_radius 0: a mean would sit between two far-apart candidates (both
+    // feet) where neither is.
     std::vector<Index> pick(sz(J), -1);
     for (Index i : members) {
       const auto j = sz(dets.joint[sz(i)]);

@@ -288,24 +288,20 @@ class FrameDetections:
 
 
 def _people_from_tracks(dets: FrameDetections, track_id: np.ndarray, num_joints: int,
-                        min_joints: int, merge_radius: float = 0.0
-                        ) -> tuple[np.ndarray, np.ndarray]:
+                        settings: Any) -> tuple[np.ndarray, np.ndarray]:
     """One person per track id among the detections, assembled as the frame's spatial
-    clusters are (:func:`arttrack.postprocess.assemble`: per joint the best detection, with
-    those within ``merge_radius`` px of it averaged in). People with fewer than
-    ``min_joints`` joints are dropped. Returns ((P, J, 3) float64, (P,) tracker ids),
-    ordered by id."""
-    from arttrack.postprocess import Peaks, assemble
+    clusters are (:func:`arttrack.postprocess.pipeline.people_from_groups` with ``settings``'
+    min_joints and merge_radius: per joint the best detection). Returns ((P, J, 3) float64,
+    (P,) tracker ids), ordered by id."""
+    from arttrack.postprocess import Peaks
+    from arttrack.postprocess.pipeline import people_from_groups
 
     tid = np.asarray(track_id, np.int64).reshape(-1)
     n = len(tid)
     peaks = Peaks(np.asarray(dets.joint, np.int32), np.asarray(dets.xy, np.float32).reshape(n, 2),
                   np.asarray(dets.score, np.float32), np.zeros((n, 2), np.int32))
-    people, ids = assemble(peaks, tid >= 0, tid, num_joints, min_joints=min_joints,
-                           return_ids=True, merge_radius=merge_radius)
-    people = np.array(people, np.float64)
-    people[~np.isfinite(people[..., 0])] = np.nan  # missing joints: NaN score too, as parse_frame
-    return people, np.asarray(ids, np.int64)
+    people, ids = people_from_groups(peaks, tid >= 0, tid, num_joints, settings)
+    return np.asarray(people, np.float64), ids
 
 
 class PeopleLinker:
@@ -341,9 +337,9 @@ class PeopleLinker:
             raise ValueError(f"max_gap must be >= 0, got {max_gap}")
         self.num_joints, self.method = int(num_joints), method
         self.min_joints = max(1, int(min_joints))
-        self.merge_radius = float(merge_radius)
-        if not self.merge_radius >= 0:
-            raise ValueError(f"merge_radius must be >= 0, got {merge_radius}")
+        from arttrack.postprocess.pipeline import MultiPersonSettings
+
+        self._assembly = MultiPersonSettings(min_joints=self.min_joints, merge_radius=merge_radius)
         self.tracker = (Tracker(self.num_joints, model=model, max_gap=max_gap,
                                 use_velocity=use_velocity, method=partition_method)
                         if method == "st" else None)
@@ -377,7 +373,7 @@ class PeopleLinker:
             links = self.tracker.step_detections(dets.joint, dets.xy, dets.score, dets.edges,
                                                  dets.edge_cost, frame=int(frame))
             people, raw = _people_from_tracks(dets, links.track_id, self.num_joints,
-                                              self.min_joints, self.merge_radius)
+                                              self._assembly)
         else:
             people = np.asarray(dets.people, np.float64).reshape(-1, self.num_joints, 3)
             n = np.isfinite(people[..., 0]).sum(axis=1)

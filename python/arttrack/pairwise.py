@@ -29,8 +29,8 @@ CLI (argparse subcommands)::
         [--temporal-out temporal.npz --clips POSETRACK_ANNOTATIONS]
 
 ``fit`` trains the spatial model (one logistic regression per pair of the joint set's
-sparse pair graph, or of a denser one with ``--hops``) on the network's own detections over the config's training images;
-see :mod:`arttrack.spatial_fit`.
+sparse pair graph, or of a denser one with ``--hops``) on the network's own detections over
+the config's training images; see :mod:`arttrack.spatial_fit`.
 """
 
 from __future__ import annotations
