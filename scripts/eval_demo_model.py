@@ -11,6 +11,8 @@ scoring at least ``--kpt-thr``):
     python scripts/eval_demo_model.py --ckpt out/demo/snapshot-7500.ckpt --spatial out/demo/spatial.npz
 
 Prints one table row per tracker (and, with ``--sweep``, MOTA for a range of thresholds).
+``--diagnose`` adds, per joint, where the first tracker's output loses the ground truth (see
+:func:`diagnose`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,86 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+OUTCOMES = ("correct", "swapped", "near", "misplaced", "missing", "no_person")
+
+
+def diagnose(gt_dir, pred_dir, videos, clip_cfg, seed, frames, predictor, spatial, scale):
+    """Where the ground-truth joints go, per PoseTrack joint (fractions of the labelled ones).
+
+    ``reach``: some detection of that joint type (before grouping) lies within PCKh 0.5;
+    ``hidden``: the joint is occluded (by the person itself or by another); then one of
+    ``OUTCOMES`` for the predicted person paired with its ground-truth person (the pairing
+    of the evaluation): ``correct`` (its joint is within reach), ``swapped`` (not, but its
+    other-side twin is: a left/right mix-up), ``near`` (off by at most twice the reach: a
+    localisation error rather than a wrong detection), ``misplaced`` (off by more),
+    ``missing`` (the person has no such joint), ``no_person`` (the ground-truth person is
+    not paired).
+    """
+    import cv2
+    import numpy as np
+
+    from arttrack import multiperson as mp
+    from arttrack.data.synthetic import generate_clip, joint_indices
+    from arttrack.eval import posetrack as pt
+    from arttrack.inference import rescale_image
+    from arttrack.joints import get_joint_set
+    from arttrack.postprocess.pipeline import parse_frame
+
+    names = pt.POSETRACK18_NAMES
+    twin = {j: names.index(n.replace("left", "right") if "left" in n else n.replace("right", "left"))
+            for j, n in enumerate(names)}
+    model_names = get_joint_set(predictor.config.joint_set).names
+    to17 = np.array([names.index(n) for n in model_names])
+    kp_idx = joint_indices("posetrack17")
+    settings = predictor.resolve_settings(None)
+    gt = pt.load_ground_truth(gt_dir)
+    pred = pt.load_predictions(pred_dir, gt)
+    counts = {k: np.zeros(len(names)) for k in ("n", "reach", "hidden", *OUTCOMES)}
+    for k, video in enumerate(videos):
+        vid = gt.resolve(video.stem)
+        clip = generate_clip(np.random.default_rng([seed, k]), frames, clip_cfg)
+        for fi, bgr in mp.open_source(str(video)).frames(0, None):
+            frame = gt.videos[vid].get(fi)
+            if frame is None:
+                continue
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            ratio = (1.0, 1.0)
+            if scale != 1.0:
+                rgb, ratio = rescale_image(rgb, scale)
+            m = predictor.maps(rgb)
+            dets = mp.FrameDetections.from_parse(parse_frame(m.part, m.locref, m.pairwise,
+                                                             spatial, settings), ratio)
+            det17 = to17[dets.joint]
+            vis = {p.track_id: p.points[kp_idx, 2] for p in clip.people[fi]}
+            people = pred.get(vid, {}).get(fi, [])
+            dist, match, pairs = pt._match_frame(frame.people, people, pt.PCK_THRESHOLD)
+            paired = {g: p for p, g in pairs.items()}
+            for g, person in enumerate(frame.people):
+                for j in np.flatnonzero(person.present):
+                    reach = pt.PCK_THRESHOLD * person.head_size
+                    counts["n"][j] += 1
+                    near = np.linalg.norm(dets.xy[det17 == j] - person.keypoints[j], axis=1)
+                    counts["reach"][j] += bool((near <= reach).any())
+                    counts["hidden"][j] += vis[person.track_id][j] != 2
+                    p = paired.get(g)
+                    if p is None:
+                        out = "no_person"
+                    elif not people[p].present[j]:
+                        out = "missing"
+                    elif (off := np.linalg.norm(people[p].keypoints[j] - person.keypoints[j])) <= reach:
+                        out = "correct"
+                    elif (people[p].present[twin[j]] and np.linalg.norm(
+                            people[p].keypoints[twin[j]] - person.keypoints[j]) <= reach):
+                        out = "swapped"
+                    elif off <= 2 * reach:
+                        out = "near"
+                    else:
+                        out = "misplaced"
+                    counts[out][j] += 1
+    n = np.maximum(counts["n"], 1)
+    return {names[j]: {k: (int(v[j]) if k == "n" else float(100.0 * v[j] / n[j]))
+                       for k, v in counts.items()} for j in pt.EVAL_JOINTS}
 
 
 def main(argv=None) -> int:
@@ -42,11 +124,28 @@ def main(argv=None) -> int:
                          "global_scale)")
     ap.add_argument("--flip-test", action="store_true",
                     help="average each frame's maps with its mirror image's")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a decoding setting (arttrack.postprocess.MultiPersonSettings, "
+                         "e.g. nms_radius=4); repeatable")
     ap.add_argument("--trackers", default="st,hungarian")
     ap.add_argument("--sweep", action="store_true", help="also print MOTA for kpt-thr 0.1..0.8")
+    ap.add_argument("--diagnose", action="store_true",
+                    help="also print, per joint, where the first tracker loses the ground truth")
     ap.add_argument("--json-out", help="write the results as JSON")
     args = ap.parse_args(argv)
     json_out = Path(args.json_out).resolve() if args.json_out else None
+    import dataclasses
+
+    import yaml
+
+    from arttrack.postprocess.pipeline import MultiPersonSettings
+
+    known = {f.name for f in dataclasses.fields(MultiPersonSettings)}
+    kv = dict(o.split("=", 1) if "=" in o else (o, None) for o in args.overrides)
+    bad = sorted(k for k, v in kv.items() if k not in known or v is None)
+    if bad:
+        ap.error(f"--set {bad[0]}: give KEY=VALUE with KEY one of {sorted(known)}")
+    overrides = {k: yaml.safe_load(v) for k, v in kv.items()}
 
     from arttrack import multiperson as mp
     from arttrack.data.synthetic import write_posetrack
@@ -71,7 +170,7 @@ def main(argv=None) -> int:
                                         else None)
     temporal = TemporalModel.load(tpath) if tpath else None
     w, h = (int(v) for v in args.size.lower().split("x"))
-    rows = {}
+    rows, diag = {}, None
     with tempfile.TemporaryDirectory(prefix="arttrack-eval-demo-") as tmp:
         root = Path(tmp)
         os.chdir(root)  # MindSpore writes rank_0/ into the working directory
@@ -80,6 +179,8 @@ def main(argv=None) -> int:
                               config=cfg, progress=False)
         pred, sm, _ = mp._load_model(ckpt, None, "CPU", "graph", 4, stats, spatial, None,
                                      args.flip_test)
+        if overrides:
+            pred.settings = dataclasses.replace(pred.settings, **overrides)
         scale = args.scale or (float(pred.config.global_scale) if pred.config is not None else 1.0)
         first = root / "data" / "videos" / f"{gts[0].stem}.mp4"  # compile before timing
         mp.run(mp.open_source(str(first)), pred, sm, root / "warm-up", scale=scale, max_frames=4,
@@ -105,10 +206,14 @@ def main(argv=None) -> int:
                     f"{t:.1f}": evaluate_posetrack(root / "data" / "annotations" / "val", out,
                                                    track_thr=t).total["mota"]
                     for t in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)}
+            if args.diagnose and diag is None:
+                videos = [root / "data" / "videos" / f"{gt.stem}.mp4" for gt in gts]
+                diag = diagnose(root / "data" / "annotations" / "val", out, videos, cfg,
+                                args.seed, args.frames, pred, sm, scale)
     print(f"{args.clips} held-out clips (seed {args.seed}), {args.frames} frames {w}x{h}, "
           f"2-4 people; model {ckpt.name} at scale {scale:g}{' with flip test' * args.flip_test}; "
           "tracking metrics on joints >= "
-          f"{kpt_thr:g}")
+          f"{kpt_thr:g}" + "".join(f"; {o}" for o in args.overrides))
     print(f"{'tracker':10s} {'AP':>6s} {'MOTA':>6s} {'MOTP':>6s} {'prec':>6s} {'recall':>6s} "
           f"{'IDsw':>5s} {'fps':>6s}")
     for tracker, r in rows.items():
@@ -117,10 +222,18 @@ def main(argv=None) -> int:
         if "mota_by_kpt_thr" in r:
             print("   MOTA by kpt-thr: " + "  ".join(f"{t} {v:.1f}" for t, v in
                                                    r["mota_by_kpt_thr"].items()))
+    if diag is not None:
+        tracker = args.trackers.split(",")[0]
+        print(f"\nwhere the labelled joints go ({tracker}; % of n; reach and hidden are not "
+              "exclusive, the last six add to 100)")
+        cols = ("n", "reach", "hidden", *OUTCOMES)
+        print(f"{'joint':15s}" + "".join(f"{c:>10s}" for c in cols))
+        for name, d in diag.items():
+            print(f"{name:15s}{d['n']:10d}" + "".join(f"{d[c]:10.1f}" for c in cols[1:]))
     if json_out:
         json_out.write_text(json.dumps({"kpt_thr": kpt_thr, "seed": args.seed,
                                         "flip_test": args.flip_test, "clips": args.clips,
-                                        "results": rows}, indent=1))
+                                        "results": rows, "diagnosis": diag}, indent=1))
     return 0
 
 
