@@ -28,6 +28,24 @@ from pathlib import Path
 OUTCOMES = ("correct", "swapped", "near", "misplaced", "missing", "no_person")
 
 
+def outcome(xy, person, j: int, twin: int, reach: float) -> str:
+    """What the predicted ``person`` (an ``arttrack.eval.posetrack.Person``, None when the
+    ground-truth person is not paired) made of ground-truth joint ``j`` at ``xy``: one of
+    :data:`OUTCOMES` (``twin``: the other-side joint of ``j``, ``j`` itself for centre joints)."""
+    import numpy as np
+
+    if person is None:
+        return "no_person"
+    if not person.present[j]:
+        return "missing"
+    off = float(np.linalg.norm(person.keypoints[j] - xy))
+    if off <= reach:
+        return "correct"
+    if person.present[twin] and np.linalg.norm(person.keypoints[twin] - xy) <= reach:
+        return "swapped"
+    return "near" if off <= 2 * reach else "misplaced"
+
+
 def diagnose(gt_dir, pred_dir, videos, clip_cfg, seed, frames, predictor, spatial, scale):
     """Where the ground-truth joints go, per PoseTrack joint (fractions of the labelled ones).
 
@@ -54,7 +72,7 @@ def diagnose(gt_dir, pred_dir, videos, clip_cfg, seed, frames, predictor, spatia
     twin = {j: names.index(n.replace("left", "right") if "left" in n else n.replace("right", "left"))
             for j, n in enumerate(names)}
     model_names = get_joint_set(predictor.config.joint_set).names
-    to17 = np.array([names.index(n) for n in model_names])
+    to17 = np.array([names.index(n) if n in names else -1 for n in model_names])
     kp_idx = joint_indices("posetrack17")
     settings = predictor.resolve_settings(None)
     gt = pt.load_ground_truth(gt_dir)
@@ -87,20 +105,8 @@ def diagnose(gt_dir, pred_dir, videos, clip_cfg, seed, frames, predictor, spatia
                     counts["reach"][j] += bool((near <= reach).any())
                     counts["hidden"][j] += vis[person.track_id][j] != 2
                     p = paired.get(g)
-                    if p is None:
-                        out = "no_person"
-                    elif not people[p].present[j]:
-                        out = "missing"
-                    elif (off := np.linalg.norm(people[p].keypoints[j] - person.keypoints[j])) <= reach:
-                        out = "correct"
-                    elif (people[p].present[twin[j]] and np.linalg.norm(
-                            people[p].keypoints[twin[j]] - person.keypoints[j]) <= reach):
-                        out = "swapped"
-                    elif off <= 2 * reach:
-                        out = "near"
-                    else:
-                        out = "misplaced"
-                    counts[out][j] += 1
+                    counts[outcome(person.keypoints[j], None if p is None else people[p], j,
+                                   twin[j], reach)][j] += 1
     n = np.maximum(counts["n"], 1)
     return {names[j]: {k: (int(v[j]) if k == "n" else float(100.0 * v[j] / n[j]))
                        for k, v in counts.items()} for j in pt.EVAL_JOINTS}

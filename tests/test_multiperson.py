@@ -454,17 +454,74 @@ def test_eval_demo_model_script(env, tmp_path, capsys):
     old = os.getcwd()
     try:
         rc = script.main(["--clips", "1", "--frames", "4", "--ckpt", str(env["ckpt"]),
-                          "--spatial", str(env["spatial"]), "--json-out", str(out)])
+                          "--spatial", str(env["spatial"]), "--json-out", str(out), "--diagnose",
+                          "--set", "min_joints=2"])
     finally:
         os.chdir(old)
     assert rc == 0
     text = capsys.readouterr().out
-    assert "st " in text and "hungarian " in text
-    res = json.loads(out.read_text())["results"]
+    assert "st " in text and "hungarian " in text and "min_joints=2" in text
+    doc = json.loads(out.read_text())
+    res = doc["results"]
     for tracker in ("st", "hungarian"):
         r = res[tracker]
         assert set(r) >= {"ap", "mota", "precision", "recall", "switches", "frames_per_s"}
         assert len(r["per_joint_ap"]) == 15 and r["frames_per_s"] > 0
+    # the diagnosis covers every labelled joint of the clip (the same clip, regenerated)
+    from arttrack.multiperson import demo_clip_config
+
+    clip = syn.generate_clip(np.random.default_rng([9000, 0]), 4, demo_clip_config())
+    idx = syn.joint_indices("posetrack17")
+    diag = doc["diagnosis"]
+    assert len(diag) == 15
+    for name, d in diag.items():
+        assert sum(d[k] for k in script.OUTCOMES) == pytest.approx(100.0)
+        assert 0 <= d["reach"] <= 100 and 0 <= d["hidden"] <= 100
+    n_gt = {name: 0 for name in diag}
+    from arttrack.eval.posetrack import POSETRACK18_NAMES
+
+    for people in clip.people:
+        for p in people:
+            pts = p.points[idx].copy()
+            pts[[3, 4]] = 0  # the ears, never annotated
+            if (pts[:, 2] == 2).any():  # annotated: some joint visible
+                for k, name in enumerate(POSETRACK18_NAMES):
+                    if name in n_gt and pts[k, 2] > 0:
+                        n_gt[name] += 1
+    assert {name: d["n"] for name, d in diag.items()} == n_gt
+    with pytest.raises(SystemExit):
+        script.main(["--set", "nms=3"])
+    assert "nms_radius" in capsys.readouterr().err
+
+
+def test_eval_demo_model_outcome():
+    """Hand cases for the diagnosis of one labelled joint (reach 5 px)."""
+    import importlib.util
+
+    from arttrack.eval.posetrack import Person
+
+    spec = importlib.util.spec_from_file_location(
+        "eval_demo_model", Path(__file__).resolve().parents[1] / "scripts" / "eval_demo_model.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    kp = np.full((17, 2), np.nan)
+    present = np.zeros(17, bool)
+
+    def person(**joints):
+        k, pr = kp.copy(), present.copy()
+        for j, xy in joints.items():
+            k[int(j[1:])], pr[int(j[1:])] = xy, True
+        return Person(1, k, pr, np.ones(17))
+
+    gt = np.array([100.0, 50.0])
+    lw, rw = 9, 10  # left / right wrist
+    assert script.outcome(gt, None, lw, rw, 5.0) == "no_person"
+    assert script.outcome(gt, person(j10=(100, 50)), lw, rw, 5.0) == "missing"
+    assert script.outcome(gt, person(j9=(104, 53)), lw, rw, 5.0) == "correct"  # 5 px: within
+    assert script.outcome(gt, person(j9=(120, 50), j10=(101, 50)), lw, rw, 5.0) == "swapped"
+    assert script.outcome(gt, person(j9=(108, 50), j10=(120, 50)), lw, rw, 5.0) == "near"
+    assert script.outcome(gt, person(j9=(110.5, 50)), lw, rw, 5.0) == "misplaced"
+    assert script.outcome(gt, person(j0=(120, 50)), 0, 0, 5.0) == "misplaced"  # nose: no twin
 
 
 def test_exporters_map_other_joint_sets_by_name():
