@@ -56,7 +56,8 @@ def diagnose(gt_dir, pred_dir, videos, clip_cfg, seed, frames, predictor, spatia
     other-side twin is: a left/right mix-up), ``near`` (off by at most twice the reach: a
     localisation error rather than a wrong detection), ``misplaced`` (off by more),
     ``missing`` (the person has no such joint), ``no_person`` (the ground-truth person is
-    not paired).
+    not paired). ``hidden_ok`` and ``visible_ok``: the share correct among the occluded and
+    among the visible joints (None when there are none).
     """
     import cv2
     import numpy as np
@@ -77,7 +78,7 @@ def diagnose(gt_dir, pred_dir, videos, clip_cfg, seed, frames, predictor, spatia
     settings = predictor.resolve_settings(None)
     gt = pt.load_ground_truth(gt_dir)
     pred = pt.load_predictions(pred_dir, gt)
-    counts = {k: np.zeros(len(names)) for k in ("n", "reach", "hidden", *OUTCOMES)}
+    counts = {k: np.zeros(len(names)) for k in ("n", "reach", "hidden", *OUTCOMES, "hidden_ok")}
     for k, video in enumerate(videos):
         vid = gt.resolve(video.stem)
         clip = generate_clip(np.random.default_rng([seed, k]), frames, clip_cfg)
@@ -103,13 +104,23 @@ def diagnose(gt_dir, pred_dir, videos, clip_cfg, seed, frames, predictor, spatia
                     counts["n"][j] += 1
                     near = np.linalg.norm(dets.xy[det17 == j] - person.keypoints[j], axis=1)
                     counts["reach"][j] += bool((near <= reach).any())
-                    counts["hidden"][j] += vis[person.track_id][j] != 2
+                    hidden = vis[person.track_id][j] != 2
+                    counts["hidden"][j] += hidden
                     p = paired.get(g)
-                    counts[outcome(person.keypoints[j], None if p is None else people[p], j,
-                                   twin[j], reach)][j] += 1
+                    what = outcome(person.keypoints[j], None if p is None else people[p], j,
+                                   twin[j], reach)
+                    counts[what][j] += 1
+                    counts["hidden_ok"][j] += hidden and what == "correct"
     n = np.maximum(counts["n"], 1)
-    return {names[j]: {k: (int(v[j]) if k == "n" else float(100.0 * v[j] / n[j]))
-                       for k, v in counts.items()} for j in pt.EVAL_JOINTS}
+    res = {names[j]: {k: (int(v[j]) if k == "n" else float(100.0 * v[j] / n[j]))
+                      for k, v in counts.items() if k != "hidden_ok"} for j in pt.EVAL_JOINTS}
+    for j in pt.EVAL_JOINTS:  # correct among the occluded and among the visible joints
+        h = counts["hidden"][j]
+        res[names[j]]["hidden_ok"] = float(100.0 * counts["hidden_ok"][j] / h) if h else None
+        res[names[j]]["visible_ok"] = (float(100.0 * (counts["correct"][j] - counts["hidden_ok"][j])
+                                             / (counts["n"][j] - h)) if counts["n"][j] > h
+                                       else None)
+    return res
 
 
 def main(argv=None) -> int:
@@ -231,11 +242,13 @@ def main(argv=None) -> int:
     if diag is not None:
         tracker = args.trackers.split(",")[0]
         print(f"\nwhere the labelled joints go ({tracker}; % of n; reach and hidden are not "
-              "exclusive, the last six add to 100)")
-        cols = ("n", "reach", "hidden", *OUTCOMES)
-        print(f"{'joint':15s}" + "".join(f"{c:>10s}" for c in cols))
+              "exclusive, the next six add to 100; hidden_ok, visible_ok: % correct among the "
+              "occluded, the visible)")
+        cols = ("n", "reach", "hidden", *OUTCOMES, "hidden_ok", "visible_ok")
+        print(f"{'joint':15s}" + "".join(f"{c:>11s}" for c in cols))
         for name, d in diag.items():
-            print(f"{name:15s}{d['n']:10d}" + "".join(f"{d[c]:10.1f}" for c in cols[1:]))
+            print(f"{name:15s}{d['n']:11d}" + "".join(f"{'-':>11s}" if d[c] is None else f"{d[c]:11.1f}"
+                                                      for c in cols[1:]))
     if json_out:
         json_out.write_text(json.dumps({"kpt_thr": kpt_thr, "seed": args.seed,
                                         "flip_test": args.flip_test, "clips": args.clips,

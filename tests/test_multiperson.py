@@ -477,6 +477,11 @@ def test_eval_demo_model_script(env, tmp_path, capsys):
     for name, d in diag.items():
         assert sum(d[k] for k in script.OUTCOMES) == pytest.approx(100.0)
         assert 0 <= d["reach"] <= 100 and 0 <= d["hidden"] <= 100
+        # correct = the visible share of visible_ok plus the hidden share of hidden_ok
+        ok = sum(share / 100 * d[k] for share, k in ((d["hidden"], "hidden_ok"),
+                                                     (100 - d["hidden"], "visible_ok"))
+                 if d[k] is not None)
+        assert ok == pytest.approx(d["correct"])
     n_gt = {name: 0 for name in diag}
     from arttrack.eval.posetrack import POSETRACK18_NAMES
 
