@@ -113,10 +113,11 @@ def main(argv=None) -> int:
     net = build_model(loaded.config, pretrained=False)
     load_model_checkpoint(net, ckpt_path)
     # the embedded config names the stats by their place in the repository, not this machine's
-    # (and no init_weights: the shipped network is complete, that path was the trainer's; the
-    # snapshot prefix is the config file's, not this run's folder)
+    # (and no init_weights or load_from: the shipped network is complete, those paths were the
+    # trainer's; the snapshot prefix is the config file's, not this run's folder)
     config = loaded.config.replace(pairwise_stats_fn=str(stats.relative_to(REPO)), init_weights="",
-                                   snapshot_prefix=load_config(CONFIG).snapshot_prefix, **decoding)
+                                   load_from="", snapshot_prefix=load_config(CONFIG).snapshot_prefix,
+                                   **decoding)
     out = save_checkpoint(net, work / "demo", loaded.step, config, keep=0)
     for src, name in ((out, "demo.ckpt"), (work / "spatial.npz", "spatial.npz"),
                       (work / "temporal.npz", "temporal.npz"), (stats, "pairwise_stats.npz")):

@@ -262,6 +262,40 @@ def test_load_into_strict_refuses_extra_and_missing_parameters(tmp_path):
     ck.load_into(net, ck.load_checkpoint(path), strict=False)  # extra heads ignored
 
 
+def test_load_from_starts_a_new_run_from_a_whole_network(tmp_path):
+    """load_from: every parameter (heads included) comes from the checkpoint, a network-only
+    one here; the run starts at step 0 with a fresh optimizer."""
+    from arttrack import factory
+
+    cfg = load_config(TINY_CONFIG, _sets(tmp_path)[1::2])
+    net = factory.build_model(cfg, pretrained=False)
+    for p in net.get_parameters():  # convolutions negated: unlike any fresh initialisation
+        if p.ndim == 4:
+            p.set_data(ms.Tensor(-p.asnumpy()))
+    source = ck.save_checkpoint(net, tmp_path / "trained" / "net", 300, cfg)
+    want = _params(source)
+    # a learning rate of 1e-12: one update leaves the weights where they were loaded
+    r = _train_cli(tmp_path, *_sets(tmp_path, multi_step="[[1.0e-12,1]]", load_from=source,
+                                    freeze_bn="true"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert re.findall(r"step (\d+)/1 loss", r.stderr) == ["1"]
+    got = ck.load_checkpoint(tmp_path / "out" / "snap-1.ckpt")
+    assert got.step == 1 and got.config.load_from == str(source)
+    assert int(got.params["global_step"].asnumpy().reshape(-1)[0]) == 1
+    heads = 0
+    fresh = {p.name: p.asnumpy() for p in factory.build_model(cfg, pretrained=False).get_parameters()}
+    assert all(not np.allclose(fresh[k], v) for k, v in want.items() if v.ndim == 4)
+    for k, v in want.items():
+        np.testing.assert_allclose(got.params[f"network.{k}"].asnumpy(), v, atol=1e-6, err_msg=k)
+        heads += not k.startswith("backbone.")
+    assert heads > 0
+    # a training snapshot (train cell: "network." names and optimizer state) loads the same way
+    again = factory.build_model(cfg.replace(load_from=str(tmp_path / "out" / "snap-1.ckpt")))
+    for p in again.get_parameters():
+        np.testing.assert_allclose(p.asnumpy(), got.params[f"network.{p.name}"].asnumpy(),
+                                   err_msg=p.name)
+
+
 # --- bad input --------------------------------------------------------------------------
 
 
@@ -299,6 +333,13 @@ BAD_INPUTS = {
     "other_architecture": (lambda t: ["--resume", "--set", "width=16"], "another architecture"),
     "other_parameters": (lambda t: ["--resume", "--set", "location_refinement=false"],
                          "another architecture"),
+    "load_from_missing": (lambda t: ["--set", f"load_from={t / 'nope.ckpt'}"],
+                          "load_from: " + "{t}/nope.ckpt not found"),
+    "load_from_other_architecture": (lambda t: ["--set", f"load_from={t / 'out' / 'snap-4.ckpt'}",
+                                                "--set", "width=16"], "load_from: checkpoint"),
+    "load_from_and_init_weights": (lambda t: ["--set", f"load_from={t / 'out' / 'snap-4.ckpt'}",
+                                              "--set", f"init_weights={t / 'out' / 'snap-4.ckpt'}"],
+                                   "set one of them"),
     "network_only_checkpoint": ("network_only", "does not match this network"),
     "corrupt_checkpoint": ("corrupt", "cannot read checkpoint"),
     "empty_checkpoint": ("empty", "the file is empty"),
@@ -337,7 +378,7 @@ def test_bad_input_is_a_one_line_error(resumable, case):
     lines = r.stderr.splitlines()
     assert len(lines) == 1, r.stderr
     assert lines[0].startswith("arttrack.train: error: "), r.stderr
-    assert message in lines[0]
+    assert message.replace("{t}", str(tmp_path)) in lines[0]
     assert "Traceback" not in r.stderr
     assert _snapshot(out) == before
 

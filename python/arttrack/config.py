@@ -45,6 +45,9 @@ class Config:
     width: int = 0  # base channels of the backbone (0: the architecture's own)
     output_stride: int = 16  # 8 | 16 | 32
     init_weights: str = ""  # ImageNet checkpoint from `python -m arttrack.convert`
+    # Whole network (backbone and heads) from an arttrack checkpoint, a training snapshot or a
+    # shipped model, to fine-tune it: the optimizer and the step count start afresh.
+    load_from: str = ""
     location_refinement: bool = True
     pairwise_predict: bool = False
     intermediate_supervision: bool = False
@@ -188,6 +191,9 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"stride: the heads upsample output_stride {cfg.output_stride} by 2, so "
                           f"the maps have stride {cfg.output_stride // 2}, not {cfg.stride:g}; set "
                           f"stride: {cfg.output_stride // 2}")
+    if cfg.init_weights and cfg.load_from:
+        raise ConfigError("init_weights and load_from are both set: load_from already holds the "
+                          "backbone; set one of them")
     if cfg.pairwise_predict and not cfg.multi_person:
         raise ConfigError("pairwise_predict: pairwise heads need multi_person: true")
     native = {"mpii": "mpii14", "coco": "coco17"}.get(cfg.dataset_type)

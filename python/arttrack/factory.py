@@ -17,13 +17,17 @@ log = logging.getLogger(__name__)
 
 
 def build_model(cfg: Config, *, pretrained: bool = True):
-    """The network of ``cfg`` (ImageNet backbone from ``init_weights`` when set)."""
-    from arttrack.models import create_model, model_kwargs_from_config
+    """The network of ``cfg`` (with ``pretrained``: the ImageNet backbone from
+    ``init_weights``, or the whole network from ``load_from``, when set)."""
+    from arttrack.models import create_model, load_model_checkpoint, model_kwargs_from_config
 
     init = cfg.init_weights if (pretrained and cfg.init_weights) else None
     if init is not None and not Path(init).is_file():
         raise ConfigError(f"init_weights: {init} not found; convert ImageNet weights with "
                           "`python -m arttrack.convert` or set init_weights: ''")
+    whole = cfg.load_from if (pretrained and cfg.load_from) else None
+    if whole is not None and not Path(whole).is_file():
+        raise ConfigError(f"load_from: {whole} not found")
     if cfg.intermediate_supervision:
         from arttrack.models import ARCHS
 
@@ -33,9 +37,15 @@ def build_model(cfg: Config, *, pretrained: bool = True):
                               f"but block3 of {cfg.net_type} has only {depths[2]} units")
     kwargs = model_kwargs_from_config(cfg)
     try:
-        return create_model(kwargs.pop("name"), pretrained=init, **kwargs)
+        net = create_model(kwargs.pop("name"), pretrained=init, **kwargs)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    if whole is not None:
+        try:
+            load_model_checkpoint(net, whole)
+        except ValueError as exc:
+            raise ConfigError(f"load_from: {exc}") from None
+    return net
 
 
 def load_pairwise_stats_for(cfg: Config):
