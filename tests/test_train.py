@@ -335,8 +335,9 @@ BAD_INPUTS = {
                          "another architecture"),
     "load_from_missing": (lambda t: ["--set", f"load_from={t / 'nope.ckpt'}"],
                           "load_from: " + "{t}/nope.ckpt not found"),
-    "load_from_other_architecture": (lambda t: ["--set", f"load_from={t / 'out' / 'snap-4.ckpt'}",
-                                                "--set", "width=16"], "load_from: checkpoint"),
+    "load_from_other_architecture": (
+        lambda t: ["--set", f"load_from={t / 'out' / 'snap-4.ckpt'}", "--set", "width=16"],
+        "load_from: checkpoint"),
     "load_from_and_init_weights": (lambda t: ["--set", f"load_from={t / 'out' / 'snap-4.ckpt'}",
                                               "--set", f"init_weights={t / 'out' / 'snap-4.ckpt'}"],
                                    "set one of them"),

@@ -41,9 +41,12 @@ def build_model(cfg: Config, *, pretrained: bool = True):
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if whole is not None:
-        try:
+        from arttrack.checkpoint import check_architecture, load_checkpoint
+
+        try:  # the embedded config names a mismatch better than the parameter shapes do
+            check_architecture(load_checkpoint(whole), cfg)
             load_model_checkpoint(net, whole)
-        except ValueError as exc:
+        except ValueError as exc:  # CheckpointError included
             raise ConfigError(f"load_from: {exc}") from None
     return net
 
