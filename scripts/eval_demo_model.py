@@ -96,7 +96,7 @@ def diagnose(gt_dir, pred_dir, videos, clip_cfg, seed, frames, predictor, spatia
             det17 = to17[dets.joint]
             vis = {p.track_id: p.points[kp_idx, 2] for p in clip.people[fi]}
             people = pred.get(vid, {}).get(fi, [])
-            dist, match, pairs = pt._match_frame(frame.people, people, pt.PCK_THRESHOLD)
+            _, _, pairs = pt._match_frame(frame.people, people, pt.PCK_THRESHOLD)
             paired = {g: p for p, g in pairs.items()}
             for g, person in enumerate(frame.people):
                 for j in np.flatnonzero(person.present):
