@@ -440,16 +440,23 @@ def test_demo_flow_with_a_stand_in_model(env, monkeypatch, capsys):
     assert "exists" in _one_line_error(rc, capsys.readouterr().err)
 
 
-def test_eval_demo_model_script(env, tmp_path, capsys):
-    """scripts/eval_demo_model.py with the tiny model: one table row per tracker, JSON with
-    the PoseTrack totals of each (the numbers are those of arttrack.eval.posetrack)."""
+def _eval_demo_script():
+    """scripts/eval_demo_model.py as a module (scripts/ is not a package)."""
     import importlib.util
-    import json
 
     spec = importlib.util.spec_from_file_location(
         "eval_demo_model", Path(__file__).resolve().parents[1] / "scripts" / "eval_demo_model.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
+    return script
+
+
+def test_eval_demo_model_script(env, tmp_path, capsys):
+    """scripts/eval_demo_model.py with the tiny model: one table row per tracker, JSON with
+    the PoseTrack totals of each (the numbers are those of arttrack.eval.posetrack)."""
+    import json
+
+    script = _eval_demo_script()
     out = tmp_path / "r.json"
     old = os.getcwd()
     try:
@@ -501,14 +508,9 @@ def test_eval_demo_model_script(env, tmp_path, capsys):
 
 def test_eval_demo_model_outcome():
     """Hand cases for the diagnosis of one labelled joint (reach 5 px)."""
-    import importlib.util
-
     from arttrack.eval.posetrack import Person
 
-    spec = importlib.util.spec_from_file_location(
-        "eval_demo_model", Path(__file__).resolve().parents[1] / "scripts" / "eval_demo_model.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = _eval_demo_script()
     kp = np.full((17, 2), np.nan)
     present = np.zeros(17, bool)
 

@@ -334,7 +334,7 @@ BAD_INPUTS = {
     "other_parameters": (lambda t: ["--resume", "--set", "location_refinement=false"],
                          "another architecture"),
     "load_from_missing": (lambda t: ["--set", f"load_from={t / 'nope.ckpt'}"],
-                          "load_from: " + "{t}/nope.ckpt not found"),
+                          "load_from: {t}/nope.ckpt not found"),
     "load_from_other_architecture": (
         lambda t: ["--set", f"load_from={t / 'out' / 'snap-4.ckpt'}", "--set", "width=16"],
         "load_from: checkpoint"),
