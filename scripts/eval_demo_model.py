@@ -144,6 +144,10 @@ def main(argv=None) -> int:
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="override a decoding setting (arttrack.postprocess.MultiPersonSettings, "
                          "e.g. nms_radius=4); repeatable")
+    ap.add_argument("--fill-gap", type=int, default=None,
+                    help="TrackSmoother gap filling (default: the CLI's, multiperson.FILL_GAP)")
+    ap.add_argument("--min-track-frames", type=int, default=None,
+                    help="TrackSmoother short-track removal (default: the CLI's)")
     ap.add_argument("--trackers", default="st,hungarian")
     ap.add_argument("--sweep", action="store_true", help="also print MOTA for kpt-thr 0.1..0.8")
     ap.add_argument("--diagnose", action="store_true",
@@ -170,6 +174,8 @@ def main(argv=None) -> int:
     from arttrack.tracking import TemporalModel
 
     kpt_thr = args.kpt_thr if args.kpt_thr is not None else mp.DEMO_KPT_THR
+    fill_gap = mp.FILL_GAP if args.fill_gap is None else args.fill_gap
+    min_frames = mp.MIN_TRACK_FRAMES if args.min_track_frames is None else args.min_track_frames
     d = mp.demo_dir()
 
     def resolved(p):  # before the chdir into the scratch folder
@@ -210,6 +216,7 @@ def main(argv=None) -> int:
                 t0 = time.perf_counter()
                 res = mp.run(mp.open_source(str(video)), pred, sm, out, tracker=tracker,
                              temporal=temporal, scale=scale, kpt_thr=kpt_thr, video=False,
+                             fill_gap=fill_gap, min_track_frames=min_frames,
                              progress=False)
                 elapsed += time.perf_counter() - t0
                 frames += res.frames
@@ -230,7 +237,8 @@ def main(argv=None) -> int:
     print(f"{args.clips} held-out clips (seed {args.seed}), {args.frames} frames {w}x{h}, "
           f"2-4 people; model {ckpt.name} at scale {scale:g}{' with flip test' * args.flip_test}; "
           "tracking metrics on joints >= "
-          f"{kpt_thr:g}" + "".join(f"; {o}" for o in args.overrides))
+          f"{kpt_thr:g}; fill-gap {fill_gap}, min-track-frames {min_frames}"
+          + "".join(f"; {o}" for o in args.overrides))
     print(f"{'tracker':10s} {'AP':>6s} {'MOTA':>6s} {'MOTP':>6s} {'prec':>6s} {'recall':>6s} "
           f"{'IDsw':>5s} {'fps':>6s}")
     for tracker, r in rows.items():

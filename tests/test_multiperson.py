@@ -133,6 +133,7 @@ def test_cli_outputs_and_exports(env, capsys):
     assert meta["keypoint_names"] == list(COCO17.names)
     assert meta["video"] == stem and meta["width"] == W and meta["height"] == H
     assert abs(meta["fps"] - FPS) < 0.01 and meta["tracker"]["method"] == "st"
+    assert (meta["tracker"]["fill_gap"], meta["tracker"]["min_track_frames"]) == (8, 8)
     n_inst = 0
     for fr in data["frames"]:
         for inst in fr["instances"]:
@@ -181,10 +182,11 @@ def test_cli_outputs_and_exports(env, capsys):
     assert rc != 0 and len(err) == 1 and "exists" in err[0] and "--overwrite" in err[0]
     assert (out / f"{stem}.json").stat().st_mtime_ns == before
     rc = _cli(env, env["video"], "--no-video", "--overwrite", "--tracker", "hungarian",
-              "--max-frames", "3", out=out)
+              "--max-frames", "3", "--fill-gap", "0", "--min-track-frames", "0", out=out)
     assert rc == 0, capsys.readouterr().err
     data = read_canonical(out / f"{stem}.json")
     assert len(data["frames"]) == 3 and data["meta"]["tracker"]["method"] == "hungarian"
+    assert (data["meta"]["tracker"]["fill_gap"], data["meta"]["tracker"]["min_track_frames"]) == (0, 0)
 
 
 def test_cli_image_folder_flow_and_graph_mode(env, capsys):
@@ -234,6 +236,9 @@ def test_bad_inputs_one_line_and_no_outputs(env, capsys):
         msg = _one_line_error(rc, capsys.readouterr().err)
         assert str(path.name) in msg, (what, msg)
         assert not out.exists() or _listing(out) == [], (what, _listing(out))
+    rc = _cli(env, env["video"], "--fill-gap", "-1", out=out)
+    assert "--fill-gap" in _one_line_error(rc, capsys.readouterr().err)
+    assert not out.exists() or _listing(out) == []
     # a checkpoint that does not match the config
     from arttrack.multiperson import main
 

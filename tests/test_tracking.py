@@ -19,8 +19,10 @@ from arttrack.joints import COCO17
 from arttrack.track import main as track_main
 from arttrack.tracking import (
     FEATURE_NAMES,
+    FILL_SCORE_DECAY,
     TemporalModel,
     Tracker,
+    TrackSmoother,
     fit_temporal_model,
     hungarian_baseline,
     people_to_detections,
@@ -495,3 +497,135 @@ def test_cli_in_process_cases(clips, tmp_path, capsys):
     TemporalModel.default().save(model)
     assert track_main([str(src), "--out", str(tmp_path / "b.json"), "--model", str(model)]) == 0
     assert read_canonical(tmp_path / "b.json")["meta"]["tracker"]["model"] == str(model)
+
+
+# --------------------------------------------------------------------------------------
+# TrackSmoother
+# --------------------------------------------------------------------------------------
+def _drain(sm, frames):
+    """Push (frame, people, ids) triples; returns the released frames and, per push, how
+    many came out."""
+    out, counts = [], []
+    for f, people, ids in frames:
+        got = sm.push(f, people, ids, payload=f"img{f}")
+        counts.append(len(got))
+        out += got
+    out += sm.finish()
+    return out, counts
+
+
+def test_smoother_fills_a_joint_gap_by_hand():
+    nj = 2
+    a = np.array([[[0.0, 0.0, 0.9], [10.0, 10.0, 0.5]]])
+    b = np.array([[[30.0, 60.0, 0.6], [40.0, 10.0, 0.7]]])
+    gap = a.copy()
+    gap[0, 0] = np.nan  # joint 0 missing in frames 1 and 2
+    frames = [(0, a, [7]), (1, gap, [7]), (2, gap, [7]), (3, b, [7])]
+    out, counts = _drain(TrackSmoother(nj, fill_gap=2, min_track_frames=0), frames)
+    assert counts == [0, 0, 1, 1]  # lag 2
+    assert [o.frame for o in out] == [0, 1, 2, 3]
+    assert [o.payload for o in out] == ["img0", "img1", "img2", "img3"]
+    assert all(o.ids.tolist() == [0] for o in out)  # dense output ids
+    s = min(0.9, 0.6) * FILL_SCORE_DECAY
+    np.testing.assert_allclose(out[1].people[0, 0], [10.0, 20.0, s])  # 1/3 of the way
+    np.testing.assert_allclose(out[2].people[0, 0], [20.0, 40.0, s])
+    np.testing.assert_array_equal(out[1].people[0, 1], [10.0, 10.0, 0.5])  # untouched
+    # a gap longer than fill_gap stays empty
+    out, _ = _drain(TrackSmoother(nj, fill_gap=1, min_track_frames=0), frames)
+    assert np.isnan(out[1].people[0, 0]).all() and np.isnan(out[2].people[0, 0]).all()
+
+
+def test_smoother_puts_back_a_person_the_tracker_missed():
+    p = np.array([[[0.0, 0.0, 0.8], [0.0, 50.0, 0.8]]])
+    q = p + np.array([20.0, 0.0, 0.0])
+    empty = np.zeros((0, 2, 3))
+    frames = [(10, p, [3]), (11, empty, []), (12, q, [3])]
+    out, _ = _drain(TrackSmoother(2, fill_gap=1, min_track_frames=0), frames)
+    assert out[1].ids.tolist() == [0]
+    np.testing.assert_allclose(out[1].people[0, :, :2], [[10.0, 0.0], [10.0, 50.0]])
+    # frame numbers count, not pushes: 10 -> 13 is a gap of 2
+    out, _ = _drain(TrackSmoother(2, fill_gap=1, min_track_frames=0), [(10, p, [3]), (13, q, [3])])
+    assert [len(o.people) for o in out] == [1, 1]
+
+
+def test_smoother_drops_short_tracks_except_at_the_clip_ends():
+    p = np.array([[[5.0, 5.0, 0.9]]])
+    frames = []
+    for f in range(12):
+        people, ids = [], []
+        if f < 2:
+            ids.append(100)  # starts with the clip: kept although short
+        if 4 <= f < 7:
+            ids.append(200)  # 3 frames in the middle: dropped
+        if 3 <= f:
+            ids.append(300)  # long: kept
+        if f >= 10:
+            ids.append(400)  # cut by the end: kept
+        people = np.repeat(p, len(ids), axis=0)
+        frames.append((f, people, ids))
+    out, counts = _drain(TrackSmoother(1, fill_gap=0, min_track_frames=5), frames)
+    assert counts[:4] == [0, 0, 0, 0] and counts[4:] == [1] * 8  # lag 4
+    kept = {f: o.ids.tolist() for f, o in enumerate(out)}
+    assert kept[0] == kept[1] == [0]
+    assert kept[5] == [1]  # track 300 only; 200 dropped; ids dense, by first appearance
+    assert kept[10] == kept[11] == [1, 2]
+
+
+def test_smoother_passes_frames_through_when_off():
+    rng = np.random.default_rng(0)
+    frames = [(f, rng.uniform(0, 100, (2, 3, 3)), [5, 9]) for f in range(4)]
+    frames[2][1][0, 1] = np.nan
+    out, counts = _drain(TrackSmoother(3, fill_gap=0, min_track_frames=0), frames)
+    assert counts == [1, 1, 1, 1]
+    for o, (f, people, _) in zip(out, frames):
+        np.testing.assert_array_equal(o.people, people)
+        assert o.ids.tolist() == [0, 1]
+
+
+def test_smoother_matches_an_offline_interpolation():
+    """Random tracks with random holes against np.interp over each track's whole series."""
+    rng = np.random.default_rng(4)
+    nj, n, fill_gap = 4, 30, 3
+    truth = {t: rng.uniform(0, 300, (n, nj, 2)) for t in range(3)}
+    present = {t: rng.random((n, nj)) < 0.6 for t in truth}
+    frames = []
+    for f in range(n):
+        ids = [t for t in truth if present[t][f].any()]
+        people = np.full((len(ids), nj, 3), np.nan)
+        for k, t in enumerate(ids):
+            ok = present[t][f]
+            people[k, ok, :2] = truth[t][f, ok]
+            people[k, ok, 2] = 0.5
+        frames.append((f, people, ids))
+    out, _ = _drain(TrackSmoother(nj, fill_gap=fill_gap, min_track_frames=0), frames)
+    got = {t: np.full((n, nj, 2), np.nan) for t in truth}
+    first = {}
+    for o in out:
+        for tid, p in zip(o.ids.tolist(), o.people):
+            got[tid][o.frame] = p[:, :2]
+            first.setdefault(tid, o.frame)
+    order = sorted(truth, key=lambda t: (np.flatnonzero(present[t].any(1))[0], t))
+    for out_id, t in enumerate(order):
+        for j in range(nj):
+            seen = np.flatnonzero(present[t][:, j])
+            want = np.full((n, 2), np.nan)
+            want[seen] = truth[t][seen, j]
+            for a, b in zip(seen[:-1], seen[1:]):
+                if 1 <= b - a - 1 <= fill_gap:
+                    mid = np.arange(a + 1, b)
+                    for c in range(2):
+                        want[mid, c] = np.interp(mid, [a, b], truth[t][[a, b], j, c])
+            np.testing.assert_allclose(got[out_id][:, j], want, atol=1e-9)
+
+
+def test_smoother_rejects_bad_input():
+    with pytest.raises(ValueError, match="fill_gap"):
+        TrackSmoother(2, fill_gap=-1)
+    with pytest.raises(ValueError, match="min_track_frames"):
+        TrackSmoother(2, min_track_frames=-2)
+    sm = TrackSmoother(2)
+    sm.push(3, np.zeros((1, 2, 3)), [0])
+    with pytest.raises(ValueError, match="increase"):
+        sm.push(3, np.zeros((1, 2, 3)), [0])
+    with pytest.raises(ValueError, match="ids"):
+        sm.push(4, np.zeros((2, 2, 3)), [0])

@@ -68,6 +68,8 @@ KPT_THR = 0.2  # default --kpt-thr
 # for the current one 0.5 gives 49.0 and 0.6 49.1 (scripts/eval_demo_model.py --clips 4
 # --seed 8000 --sweep)
 DEMO_KPT_THR = 0.5
+FILL_GAP = 8  # default --fill-gap (arttrack.tracking.TrackSmoother)
+MIN_TRACK_FRAMES = 8  # default --min-track-frames
 DEMO_FILES = (DEMO_CKPT, "spatial.npz", "pairwise_stats.npz")
 
 __all__ = ["FrameDetections", "FrameSource", "InputError", "PeopleLinker", "RunResult",
@@ -488,6 +490,7 @@ def run(source: FrameSource, predictor: Any, spatial: Any, out_dir: Path, *,
         settings: Any = None, tracker: str = "st", temporal: Any = None, max_gap: int = 5,
         flow: bool = False, flow_scale: float = 0.5, scale: float = 1.0, start: int = 0,
         max_frames: Optional[int] = None, batch_size: int = 4, kpt_thr: float = KPT_THR,
+        fill_gap: int = FILL_GAP, min_track_frames: int = MIN_TRACK_FRAMES,
         video: bool = True, formats: tuple[str, ...] = (), overwrite: bool = False,
         meta_extra: Optional[dict] = None, progress: bool = True) -> RunResult:
     """Process ``source`` and write the outputs (module docstring). Raises
@@ -502,6 +505,7 @@ def run(source: FrameSource, predictor: Any, spatial: Any, out_dir: Path, *,
     from arttrack.io_json import write_canonical
     from arttrack.joints import get_joint_set
     from arttrack.postprocess.pipeline import parse_frame
+    from arttrack.tracking import TrackSmoother
 
     if tracker == "hungarian" and flow:
         raise InputError("--flow applies to --tracker st only")
@@ -511,6 +515,8 @@ def run(source: FrameSource, predictor: Any, spatial: Any, out_dir: Path, *,
         raise InputError("--start must be >= 0 and --max-frames >= 1")
     if not (scale > 0 and math.isfinite(scale)):
         raise InputError(f"--scale must be positive, got {scale}")
+    if fill_gap < 0 or min_track_frames < 0:
+        raise InputError("--fill-gap and --min-track-frames must be >= 0")
     cfg = predictor.config
     settings = predictor.resolve_settings(settings)
     js = get_joint_set(cfg.joint_set) if cfg is not None else None
@@ -542,6 +548,7 @@ def run(source: FrameSource, predictor: Any, spatial: Any, out_dir: Path, *,
                               partition_method=settings.method,
                               merge_radius=settings.merge_radius)
         of = _Flow(flow_scale) if flow else None
+        smoother = TrackSmoother(nj, fill_gap, min_track_frames)
         frames_out: list[dict] = []
         n_people = 0
         total = None
@@ -556,7 +563,6 @@ def run(source: FrameSource, predictor: Any, spatial: Any, out_dir: Path, *,
         graph = getattr(predictor, "mode", "") == "graph"
 
         def flush() -> None:
-            nonlocal n_people
             t0 = time.perf_counter()
             imgs, ratio = [], (1.0, 1.0)
             for _, bgr in pending:
@@ -580,16 +586,23 @@ def run(source: FrameSource, predictor: Any, spatial: Any, out_dir: Path, *,
                 if of is not None and of.update(bgr):
                     linker.warp(of.displace)
                 people, ids = linker.step(fi, dets)
+                final = smoother.push(fi, people, ids, bgr)
                 t2 = time.perf_counter()
                 timer["track"] += t2 - t1
-                n_people += len(people)
-                frames_out.append({"frame_id": int(fi),
-                                   "instances": [_instance(p, t) for p, t in zip(people, ids)]})
-                if writer is not None:
-                    writer.write(draw_people(bgr.copy(), people, ids, skeleton, kpt_thr))
+                emit(final)
                 timer["write"] += time.perf_counter() - t2
                 bar.update(1)
             pending.clear()
+
+        def emit(final: list) -> None:
+            nonlocal n_people
+            for fr in final:
+                n_people += len(fr.people)
+                frames_out.append({"frame_id": int(fr.frame), "instances": [
+                    _instance(p, t) for p, t in zip(fr.people, fr.ids)]})
+                if writer is not None:
+                    writer.write(draw_people(fr.payload.copy(), fr.people, fr.ids, skeleton,
+                                             kpt_thr))
 
         try:
             for item in it:
@@ -598,6 +611,7 @@ def run(source: FrameSource, predictor: Any, spatial: Any, out_dir: Path, *,
                     flush()
             if pending:
                 flush()
+            emit(smoother.finish())
         finally:
             bar.close()
         n = len(frames_out)
@@ -630,7 +644,8 @@ def run(source: FrameSource, predictor: Any, spatial: Any, out_dir: Path, *,
             "tracker": {"method": tracker, "max_gap": int(max_gap), "flow": bool(flow),
                         "partition_method": settings.method if tracker == "st" else None,
                         "flow_scale": float(flow_scale) if flow else None,
-                        "num_tracks": linker.num_tracks},
+                        "fill_gap": int(fill_gap), "min_track_frames": int(min_track_frames),
+                        "num_tracks": smoother.num_tracks},
             "kpt_thr": float(kpt_thr), "arttrack_version": __version__,
         }
         if tracker == "st":
@@ -669,7 +684,7 @@ def run(source: FrameSource, predictor: Any, spatial: Any, out_dir: Path, *,
         raise
     shutil.rmtree(stage, ignore_errors=True)
     return RunResult(paths["json"], paths.get("video"),
-                     {f: paths[f] for f in formats}, n, n_people, linker.num_tracks, timer,
+                     {f: paths[f] for f in formats}, n, n_people, smoother.num_tracks, timer,
                      time.perf_counter() - t_start, warnings)
 
 
@@ -811,6 +826,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="warp tracks by dense optical flow (Farneback) before linking")
     t.add_argument("--flow-scale", type=float, default=0.5,
                    help="downscale factor of the flow's grey frames (default 0.5)")
+    t.add_argument("--fill-gap", type=int, default=FILL_GAP,
+                   help="interpolate a tracked person's joints (and the whole person) missing "
+                        f"for up to N frames between two sightings; 0: off (default {FILL_GAP})")
+    t.add_argument("--min-track-frames", type=int, default=MIN_TRACK_FRAMES,
+                   help="drop tracks seen in fewer frames, unless the clip's start or end cuts "
+                        f"them; 0: keep all (default {MIN_TRACK_FRAMES}). With --fill-gap this "
+                        "delays the output by max(fill-gap, N - 1) frames")
     i = p.add_argument_group("input / output")
     i.add_argument("--start", type=int, default=0, help="first frame to process (default 0)")
     i.add_argument("--max-frames", type=int, default=None, help="process at most N frames")
@@ -889,10 +911,12 @@ def _main(args: argparse.Namespace) -> int:
                            getattr(pred.config, "pairwise_stats_fn", None)}
     meta_extra["tracker"] = {"temporal_model": str(tpath) if tpath else "default"}
     res = run(source, pred, spatial_model, out_dir, tracker=args.tracker, temporal=temporal,
-              max_gap=args.max_gap, flow=args.flow, flow_scale=args.flow_scale, scale=scale,
-              start=args.start, max_frames=args.max_frames, batch_size=args.batch_size,
-              kpt_thr=kpt_thr, video=not args.no_video, formats=formats,
-              overwrite=args.overwrite, meta_extra=meta_extra)
+              max_gap=args.max_gap, fill_gap=args.fill_gap,
+              min_track_frames=args.min_track_frames, flow=args.flow,
+              flow_scale=args.flow_scale, scale=scale, start=args.start,
+              max_frames=args.max_frames, batch_size=args.batch_size, kpt_thr=kpt_thr,
+              video=not args.no_video, formats=formats, overwrite=args.overwrite,
+              meta_extra=meta_extra)
     for w in res.warnings:
         print(f"{PROG}: warning: {w}", file=sys.stderr)
     print(f"{PROG}: {res.summary()}")

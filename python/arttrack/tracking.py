@@ -440,6 +440,140 @@ def hungarian_baseline(frames_of_people: Sequence[np.ndarray], max_gap: int = 5,
 
 
 # --------------------------------------------------------------------------------------
+# fixed-lag track completion
+# --------------------------------------------------------------------------------------
+FILL_SCORE_DECAY = 0.8
+
+
+@dataclass(frozen=True, eq=False)
+class SmoothedFrame:
+    """One frame released by :class:`TrackSmoother`: ``people`` (P, J, 3) float64 (x, y,
+    score; NaN for missing joints), ``ids`` (P,) int64 output track ids (0, 1, 2, ... in
+    order of first output), and the ``payload`` given to :meth:`TrackSmoother.push`."""
+
+    frame: int
+    people: np.ndarray
+    ids: np.ndarray
+    payload: object = None
+
+
+class TrackSmoother:
+    """Completes tracked people with a fixed delay: what an offline pass over the tracks
+    would do, one frame at a time.
+
+    * **Gap filling**: a joint that a track shows in frames ``a`` and ``b`` but not in
+      between, with ``1 <= b - a - 1 <= fill_gap``, is linearly interpolated in the frames
+      in between, with score ``min(score_a, score_b) * FILL_SCORE_DECAY`` (0.8), also in
+      frames where the tracker did not output the person at all (missed or occluded for a
+      few frames: the person is put back).
+    * **Short tracks**: a person is output only once their track has been seen in at least
+      ``min_track_frames`` frames (counted ``lag`` frames after the frame in question), or
+      when the track began in the first frame or is still seen in the last one (people that
+      the clip's ends cut short). Most short tracks are false positives or fragments.
+
+    Frames come out ``lag = max(fill_gap, min_track_frames - 1)`` frames late:
+    :meth:`push` returns the frames that became final, :meth:`finish` the rest. With
+    ``fill_gap=0`` and ``min_track_frames<=1`` frames pass through unchanged (ids are still
+    made dense). Frame numbers must increase; gaps are measured in frame numbers.
+
+    On held-out demo clips (8 clips of seed 8000, 320x240, 2-4 people; the shipped demo
+    model, ``st`` tracker) fill_gap 8 and min_track_frames 8 gave PoseTrack AP 63.9 -> 66.1,
+    MOTA 53.6 -> 55.2 and ID switches 544 -> 354 (scripts/eval_demo_model.py).
+    """
+
+    def __init__(self, num_joints: int, fill_gap: int = 8, min_track_frames: int = 8) -> None:
+        if int(num_joints) < 1:
+            raise ValueError(f"num_joints must be >= 1, got {num_joints}")
+        if int(fill_gap) < 0:
+            raise ValueError(f"fill_gap must be >= 0, got {fill_gap}")
+        if int(min_track_frames) < 0:
+            raise ValueError(f"min_track_frames must be >= 0, got {min_track_frames}")
+        self.nj, self.fill_gap = int(num_joints), int(fill_gap)
+        self.min_track_frames = int(min_track_frames)
+        self.lag = max(self.fill_gap, self.min_track_frames - 1, 0)
+        self._buf: list[list] = []  # [frame, {track: (J, 3)}, payload], oldest first
+        self._seen: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # track -> (frame (J,), (J, 3))
+        self._count: dict[int, int] = {}
+        self._first: dict[int, int] = {}
+        self._last: dict[int, int] = {}
+        self._start: int | None = None
+        self._prev: int | None = None
+        self._remap: dict[int, int] = {}
+
+    @property
+    def num_tracks(self) -> int:
+        """Tracks output so far."""
+        return len(self._remap)
+
+    def push(self, frame: int, people: np.ndarray, ids: np.ndarray,
+             payload: object = None) -> list[SmoothedFrame]:
+        """Adds a frame's tracked ``people`` ((P, J, 3), NaN = missing) with their track
+        ``ids`` ((P,), negative = untracked, dropped); returns the frames now final."""
+        frame = int(frame)
+        if self._prev is not None and frame <= self._prev:
+            raise ValueError(f"frame numbers must increase: {frame} after {self._prev}")
+        a = np.array(people, dtype=np.float64).reshape(-1, self.nj, 3) if np.size(people) else \
+            np.zeros((0, self.nj, 3))
+        ids = np.asarray(ids, np.int64).reshape(-1)
+        if len(ids) != len(a):
+            raise ValueError(f"{len(a)} people but {len(ids)} ids")
+        if self._start is None:
+            self._start = frame
+        self._prev = frame
+        here: dict[int, np.ndarray] = {}
+        for p, tid in zip(a, ids.tolist()):
+            ok = np.isfinite(p[:, 0]) & np.isfinite(p[:, 1])
+            if tid < 0 or not ok.any():
+                continue
+            p[~ok] = np.nan
+            here[tid] = p
+            self._observe(frame, tid, p, ok)
+        self._buf.append([frame, here, payload])
+        return self._release(frame - self.lag)
+
+    def finish(self) -> list[SmoothedFrame]:
+        """Releases the frames still held (call once, after the last :meth:`push`)."""
+        return self._release(None)
+
+    def _observe(self, frame: int, tid: int, p: np.ndarray, ok: np.ndarray) -> None:
+        if tid not in self._seen:
+            self._seen[tid] = (np.full(self.nj, np.iinfo(np.int64).min // 2, np.int64),
+                               np.full((self.nj, 3), np.nan))
+            self._count[tid], self._first[tid] = 0, frame
+        last, val = self._seen[tid]
+        gap = frame - last - 1
+        for j in np.flatnonzero(ok & (gap >= 1) & (gap <= self.fill_gap)):
+            f0, s = int(last[j]), float(np.fmin(val[j, 2], p[j, 2])) * FILL_SCORE_DECAY
+            for f, held, _ in self._buf:
+                if f0 < f < frame:
+                    q = held.setdefault(tid, np.full((self.nj, 3), np.nan))
+                    if not np.isfinite(q[j, 0]):
+                        w = (f - f0) / (frame - f0)
+                        q[j, :2] = (1.0 - w) * val[j, :2] + w * p[j, :2]
+                        q[j, 2] = s
+        last[ok] = frame
+        val[ok] = p[ok]
+        self._count[tid] += 1
+        self._last[tid] = frame
+
+    def _release(self, upto: int | None) -> list[SmoothedFrame]:
+        out = []
+        while self._buf and (upto is None or self._buf[0][0] <= upto):
+            f, held, payload = self._buf.pop(0)
+            keep = [t for t in held if self._count[t] >= self.min_track_frames
+                    or self._first[t] == self._start
+                    or (upto is None and self._last[t] == self._prev)]
+            for t in sorted(keep, key=lambda t: (self._first[t], t)):
+                if t not in self._remap:
+                    self._remap[t] = len(self._remap)
+            keep.sort(key=lambda t: self._remap[t])
+            people = (np.stack([held[t] for t in keep]) if keep else np.zeros((0, self.nj, 3)))
+            out.append(SmoothedFrame(f, people, np.array([self._remap[t] for t in keep], np.int64),
+                                     payload))
+        return out
+
+
+# --------------------------------------------------------------------------------------
 # fitting the temporal model
 # --------------------------------------------------------------------------------------
 AnnotatedFrame = tuple  # (people (P, J, 3) or (P, J, 2) with NaN for missing joints, track_ids (P,))
@@ -561,7 +695,9 @@ __all__ = [
     "FEATURE_NAMES",
     "FrameLinks",
     "PeopleDetections",
+    "SmoothedFrame",
     "TemporalModel",
+    "TrackSmoother",
     "Tracker",
     "fit_temporal_model",
     "hungarian_baseline",
