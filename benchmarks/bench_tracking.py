@@ -1,7 +1,8 @@
 """Benchmark the video pipeline's per-frame work after the network: post-processing
-(:func:`arttrack.postprocess.pipeline.parse_frame`) and tracking (the CLI's
-:class:`arttrack.multiperson.PeopleLinker`, ``st`` and ``hungarian``) against the number of
-people; optionally end-to-end frames/s of ``python -m arttrack.multiperson`` on CPU.
+(:func:`arttrack.postprocess.pipeline.parse_frame`), tracking (the CLI's
+:class:`arttrack.multiperson.PeopleLinker`, ``st`` and ``hungarian``) and the CLI's track
+completion after ``st`` (:class:`arttrack.tracking.TrackSmoother`, default settings) against
+the number of people; optionally end-to-end frames/s of ``python -m arttrack.multiperson`` on CPU.
 
 Frames come from ``make_frame`` of ``bench_postprocess.py`` (same folder): synthetic
 network outputs for COCO-17 at 60x80 cells (640x480 input). To make tracking real, every
@@ -58,7 +59,9 @@ def frame_sequence(bp, num_people: int, num_frames: int, map_hw=(60, 80), seed: 
 
 def bench_people(bp, sizes, num_frames: int, hops: int | None = None) -> None:
     from arttrack.multiperson import FrameDetections, PeopleLinker
+    from arttrack.multiperson import FILL_GAP, MIN_TRACK_FRAMES
     from arttrack.postprocess.pipeline import MultiPersonSettings, parse_frame
+    from arttrack.tracking import TrackSmoother
 
     spatial = bp.spatial_model(hops)
     settings = MultiPersonSettings()
@@ -66,30 +69,35 @@ def bench_people(bp, sizes, num_frames: int, hops: int | None = None) -> None:
     print(f"per frame, medians over {num_frames - 1} frames (60x80 cells, COCO-17, "
           f"{len(spatial.pairs)} joint pairs), ms")
     print(f"{'people':>6} {'dets':>6} {'edges':>7} {'parse':>8} {'track st':>9} {'track hu':>9} "
-          f"{'total st':>9} {'found':>6} {'tracks':>6}")
+          f"{'smooth':>7} {'total st':>9} {'found':>6} {'tracks':>6}")
     for n in sizes:
         st, hu = PeopleLinker(j, "st"), PeopleLinker(j, "hungarian")
-        t_parse, t_st, t_hu, dets_n, edges_n, found = [], [], [], [], [], []
+        sm = TrackSmoother(j, FILL_GAP, MIN_TRACK_FRAMES)
+        t_parse, t_st, t_hu, t_sm, dets_n, edges_n, found = [], [], [], [], [], [], []
         for t, (part, locref, pw) in enumerate(frame_sequence(bp, n, num_frames)):
             t0 = time.perf_counter()
             parse = parse_frame(part, locref, pw, spatial, settings)
             dets = FrameDetections.from_parse(parse)
             t1 = time.perf_counter()
-            people, _ = st.step(t, dets)
+            people, ids = st.step(t, dets)
             t2 = time.perf_counter()
             hu.step(t, dets)
             t3 = time.perf_counter()
+            sm.push(t, people, ids)
+            t4 = time.perf_counter()
             if t == 0:
                 continue
             t_parse.append(t1 - t0)
             t_st.append(t2 - t1)
             t_hu.append(t3 - t2)
+            t_sm.append(t4 - t3)
             dets_n.append(len(dets.joint))
             edges_n.append(len(dets.edge_cost))
             found.append(len(people))
         m = statistics.median
         print(f"{n:6d} {m(dets_n):6.0f} {m(edges_n):7.0f} {1e3 * m(t_parse):8.2f} "
-              f"{1e3 * m(t_st):9.2f} {1e3 * m(t_hu):9.2f} {1e3 * (m(t_parse) + m(t_st)):9.2f} "
+              f"{1e3 * m(t_st):9.2f} {1e3 * m(t_hu):9.2f} {1e3 * m(t_sm):7.2f} "
+              f"{1e3 * (m(t_parse) + m(t_st) + m(t_sm)):9.2f} "
               f"{m(found):6.0f} {st.num_tracks:6d}")
 
 
