@@ -62,6 +62,20 @@ def test_weigh_only_present_and_ignore():
     assert w[4, 4, 0] == 1
 
 
+def test_joint_weights_scale_each_channel():
+    ign = np.zeros((64, 64), np.uint8)
+    ign[:, 40:] = 1
+    joints = np.array([[[20.0, 20.0, 2], [30.0, 30.0, 2], [0, 0, 0]]], np.float32)
+    plain = PoseCodec(3).encode(joints, (64, 64), ignore_mask=ign)["scmap_weights"]
+    w = PoseCodec(3, joint_weights=[1.0, 2.5, 0.5]).encode(joints, (64, 64),
+                                                            ignore_mask=ign)["scmap_weights"]
+    np.testing.assert_array_equal(w, plain * np.array([1.0, 2.5, 0.5], np.float32))
+    assert np.all(w[:, 6:, 1] == 0) and w[0, 0, 1] == 2.5  # ignored negatives stay 0
+    for bad in ([1.0, 2.0], [1.0, 0.0, 1.0], [1.0, np.nan, 1.0]):
+        with pytest.raises(ValueError, match="joint_weights"):
+            PoseCodec(3, joint_weights=bad)
+
+
 def test_multi_person_nearest_owner():
     codec = PoseCodec(1, pos_dist_thresh=30)
     joints = np.array([[[40.0, 40.0, 2]], [[80.0, 40.0, 2]]], np.float32)

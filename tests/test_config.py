@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from arttrack.config import Config, ConfigError, load_config, save_config
@@ -33,6 +34,10 @@ def test_overrides_are_parsed_as_yaml():
         ("noequals", "expected key=value"),
         ("synthetic_person_height=[0.9, 0.5]", "synthetic_person_height: need"),
         ("output_stride=8", "maps have stride 4, not 8; set stride: 4"),
+        ("joint_loss_weights=[[left_wrist, 2]]", "'left_wrist' is not a joint of mpii14"),
+        ("joint_loss_weights=[[l_wrist, 2], [l_wrist, 3]]", "'l_wrist' is given twice"),
+        ("joint_loss_weights=[[l_wrist, 0]]", "weight of l_wrist must be positive"),
+        ("joint_loss_weights=[[l_wrist]]", "joint_loss_weights: expected a list of 2 items"),
     ],
 )
 def test_bad_values_name_the_key(override, message):
@@ -84,3 +89,15 @@ def test_synthetic_walking_is_a_share():
     assert load_config(None, ["synthetic_walking=0.25"]).synthetic_walking == 0.25
     with pytest.raises(ConfigError, match="synthetic_walking"):
         load_config(None, ["synthetic_walking=1.5"])
+
+
+def test_joint_loss_weights_reach_the_codec():
+    from arttrack.factory import build_codec
+    from arttrack.joints import MPII14
+
+    cfg = load_config(None, ["joint_loss_weights=[[l_wrist, 2], [r_ankle, 1.5]]"])
+    assert cfg.joint_loss_weights == (("l_wrist", 2.0), ("r_ankle", 1.5))
+    want = np.ones(MPII14.num_joints, np.float32)
+    want[MPII14.names.index("l_wrist")], want[MPII14.names.index("r_ankle")] = 2.0, 1.5
+    np.testing.assert_array_equal(build_codec(cfg).joint_weights, want)
+    assert build_codec(Config()).joint_weights is None

@@ -63,6 +63,9 @@ class Config:
     pairwise_loss_weight: float = 0.05
     pairwise_huber_loss: bool = True
     pairwise_stats_fn: str = ""  # .npz from `python -m arttrack.pairwise stats`
+    # [[joint name, weight], ...]: multiplies the part loss of those joints (others 1), e.g.
+    # [[left_wrist, 2.0], [right_wrist, 2.0]] to push a model on the joints it finds worst
+    joint_loss_weights: tuple[tuple[str, float], ...] = ()
 
     # --- augmentation --------------------------------------------------------------------
     global_scale: float = 1.0
@@ -194,6 +197,19 @@ def _validate(cfg: Config) -> None:
     if cfg.init_weights and cfg.load_from:
         raise ConfigError("init_weights and load_from are both set: load_from already holds the "
                           "backbone; set one of them")
+    from arttrack.joints import get_joint_set
+
+    names = get_joint_set(cfg.joint_set).names
+    seen = set()
+    for name, w in cfg.joint_loss_weights:
+        if name not in names:
+            raise ConfigError(f"joint_loss_weights: {name!r} is not a joint of {cfg.joint_set} "
+                              f"({', '.join(names)})")
+        if name in seen:
+            raise ConfigError(f"joint_loss_weights: {name!r} is given twice")
+        seen.add(name)
+        if not (w > 0 and w < float("inf")):
+            raise ConfigError(f"joint_loss_weights: the weight of {name} must be positive, got {w}")
     if cfg.pairwise_predict and not cfg.multi_person:
         raise ConfigError("pairwise_predict: pairwise heads need multi_person: true")
     native = {"mpii": "mpii14", "coco": "coco17"}.get(cfg.dataset_type)

@@ -70,9 +70,12 @@ def build_codec(cfg: Config, pairwise_stats: Any = None):
 
     if cfg.pairwise_predict and pairwise_stats is None:
         pairwise_stats = load_pairwise_stats_for(cfg)
-    return PoseCodec(get_joint_set(cfg.joint_set).num_joints, stride=cfg.stride,
+    js = get_joint_set(cfg.joint_set)
+    weights = dict(cfg.joint_loss_weights)
+    return PoseCodec(js.num_joints, stride=cfg.stride,
                      pos_dist_thresh=cfg.pos_dist_thresh, locref_stdev=cfg.locref_stdev,
-                     pairwise=cfg.pairwise_predict, pairwise_stats=pairwise_stats)
+                     pairwise=cfg.pairwise_predict, pairwise_stats=pairwise_stats,
+                     joint_weights=[weights.get(n, 1.0) for n in js.names] if weights else None)
 
 
 def build_augmenter(cfg: Config, *, train: bool = True):

@@ -20,7 +20,7 @@ Targets (all float32, NHWC with the joint / pair axes split out)
 - ``scmap_weights`` (H, W, J): 1, except 0 in cells touched by the ignore mask (any
   pixel of the cell's ``stride x stride`` block) that are not positive; with
   ``weigh_only_present_joints`` also 0 in the whole channel of a joint type no person
-  has labeled (DeeperCut's option).
+  has labeled (DeeperCut's option); times ``joint_weights[j]`` when given.
 - ``locref_map`` (H, W, J, 2): ``(joint - cell_centre) / locref_stdev`` for the nearest
   labeled joint of type j whose disk contains the cell (its "owner"), x then y.
 - ``locref_mask`` (H, W, J, 2): 1 inside the disks, for both components.
@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -111,11 +111,13 @@ class PoseCodec:
         pairwise_stats: :class:`arttrack.pairwise.PairwiseStats` or a (mean, std) pair
             of (J*(J-1), 2) arrays; required when ``pairwise`` is on.
         weigh_only_present_joints: zero the part weights of joint types nobody labeled.
+        joint_weights: (J,) positive multipliers of each joint's part weights (default 1).
     """
 
     def __init__(self, num_joints: int, *, stride: float = 8.0, pos_dist_thresh: float = 17.0,
                  locref_stdev: float = 7.2801, pairwise: bool = False,
-                 pairwise_stats: Any = None, weigh_only_present_joints: bool = False) -> None:
+                 pairwise_stats: Any = None, weigh_only_present_joints: bool = False,
+                 joint_weights: Optional[Sequence[float]] = None) -> None:
         if num_joints < 1:
             raise ValueError(f"num_joints must be >= 1, got {num_joints}")
         if stride <= 0 or pos_dist_thresh <= 0 or locref_stdev <= 0:
@@ -126,6 +128,13 @@ class PoseCodec:
         self.locref_stdev = float(locref_stdev)
         self.pairwise = bool(pairwise)
         self.weigh_only_present_joints = bool(weigh_only_present_joints)
+        self.joint_weights: Optional[np.ndarray] = None
+        if joint_weights is not None:
+            jw = np.asarray(joint_weights, np.float32)
+            if jw.shape != (self.num_joints,) or not np.all(np.isfinite(jw) & (jw > 0)):
+                raise ValueError(f"joint_weights must be {self.num_joints} positive numbers, "
+                                 f"got {joint_weights!r}")
+            self.joint_weights = jw
         self.num_pairs = self.num_joints * (self.num_joints - 1)
         self.pair_j, self.pair_k, _ = _pair_index(self.num_joints)
         self.pairwise_mean: Optional[np.ndarray] = None
@@ -237,6 +246,8 @@ class PoseCodec:
             ign = self.ignore_to_cells(ignore_mask, H, W)
             weights[ign[..., None] & (scmap == 0)] = 0.0
 
+        if self.joint_weights is not None:
+            weights *= self.joint_weights
         out = {"scmap": scmap, "scmap_weights": weights, "locref_map": locref,
                "locref_mask": locmask}
         if self.pairwise:
