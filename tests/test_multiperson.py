@@ -353,8 +353,8 @@ def test_tracking_quality_through_cli_linker(tmp_path, method, solver):
     (PeopleLinker, as `run` calls it), written as canonical JSON and scored by
     arttrack.eval.posetrack: MOTA >= 95 %."""
     from arttrack.eval.posetrack import evaluate_posetrack
-    from arttrack.io_json import write_canonical
-    from arttrack.multiperson import FrameDetections, PeopleLinker, _instance
+    from arttrack.io_json import instance_from_person, write_canonical
+    from arttrack.multiperson import FrameDetections, PeopleLinker
 
     cfg = syn.SyntheticConfig(width=640, height=480, num_people=(3, 4), joint_set="coco17")
     gt_paths = syn.write_posetrack(tmp_path / "gt", 2, num_frames=30, seed=11, config=cfg,
@@ -369,7 +369,8 @@ def test_tracking_quality_through_cli_linker(tmp_path, method, solver):
         frames = []
         for t, people in enumerate(_gt_people(clip, "posetrack17")):
             got, ids = linker.step(t, FrameDetections.from_people(people))
-            frames.append({"frame_id": t, "instances": [_instance(p, i) for p, i in zip(got, ids)]})
+            frames.append({"frame_id": t, "instances": [instance_from_person(p, i)
+                                                        for p, i in zip(got, ids)]})
         pred = tmp_path / f"{gt_path.stem}.json"
         write_canonical(pred, {"meta": {"video": gt_path.stem,
                                          "keypoint_names": list(syn.POSETRACK17_NAMES)},

@@ -629,3 +629,48 @@ def test_smoother_rejects_bad_input():
         sm.push(3, np.zeros((1, 2, 3)), [0])
     with pytest.raises(ValueError, match="ids"):
         sm.push(4, np.zeros((2, 2, 3)), [0])
+
+
+def test_track_cli_completes_tracks(tmp_path):
+    """--fill-gap/--min-track-frames in arttrack.track: hand-made poses of one walker."""
+    def inst(p):
+        return {"keypoints": [[float(x), float(y)] for x, y, _ in p],
+                "keypoint_scores": [float(s) for *_, s in p], "bbox": [1, 2, 3, 4]}
+
+    frames = []
+    for t in range(8):
+        insts = []
+        if t != 5:  # the tracker's input misses the walker in frame 5
+            a = inst(person(100.0 + 10 * t))
+            if t in (2, 3):
+                a["keypoints"][5] = None  # and joint 5 in frames 2 and 3
+                a["keypoint_scores"][5] = None
+            insts.append(a)
+        if t in (3, 4):
+            insts.append(inst(person(600.0)))  # a 2-frame track: dropped
+        if t == 6:
+            insts.append({"keypoints": [None] * J})
+        frames.append({"frame_id": t, "instances": insts})
+    src = tmp_path / "poses.json"
+    src.write_text(json.dumps({"meta": {"keypoint_names": list(COCO17.names)}, "frames": frames}))
+    out = tmp_path / "t.json"
+    assert track_main([str(src), "--out", str(out), "--fill-gap", "2",
+                       "--min-track-frames", "3"]) == 0
+    res = read_canonical(out)
+    assert (res["meta"]["tracker"]["fill_gap"], res["meta"]["tracker"]["min_track_frames"]) == (2, 3)
+    for t, fr in enumerate(res["frames"]):
+        walker = [i for i in fr["instances"] if i["track_id"] == 0]
+        assert len(walker) == 1, t
+        np.testing.assert_allclose(people_array({"instances": walker}, J)[0, :, :2],
+                                   person(100.0 + 10 * t)[:, :2], atol=0.01)
+        others = [i for i in fr["instances"] if i["track_id"] != 0]
+        assert [i["track_id"] for i in others] == ([1] if t == 6 else [])
+    assert res["frames"][2]["instances"][0]["keypoint_scores"][5] == pytest.approx(0.9 * FILL_SCORE_DECAY)
+    assert res["frames"][2]["instances"][0]["bbox"] == [1, 2, 3, 4]  # given fields kept
+    assert res["frames"][5]["instances"][0]["keypoint_scores"][0] == pytest.approx(0.72)
+    assert res["meta"]["tracker"]["num_tracks"] == 2
+    # off by default: the input's people as given
+    assert track_main([str(src), "--out", str(out), "--overwrite"]) == 0
+    res = read_canonical(out)
+    assert len(res["frames"][5]["instances"]) == 0 and len(res["frames"][3]["instances"]) == 2
+    assert res["frames"][2]["instances"][0]["keypoints"][5] is None

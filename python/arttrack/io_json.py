@@ -29,7 +29,8 @@ import numpy as np
 
 from arttrack._atomic import atomic_path
 
-__all__ = ["CanonicalFormatError", "people_array", "read_canonical", "write_canonical"]
+__all__ = ["CanonicalFormatError", "instance_from_person", "people_array", "read_canonical",
+           "write_canonical"]
 
 
 class CanonicalFormatError(ValueError):
@@ -179,3 +180,25 @@ def people_array(frame: dict, num_joints: int) -> np.ndarray:
             s = sc[k]
             out[i, k] = (x, y, 1.0 if s is None or not math.isfinite(float(s)) else float(s))
     return out
+
+
+def instance_from_person(person: np.ndarray, track_id: int | None) -> dict:
+    """A canonical instance from one (J, 3) x, y, score row of :func:`people_array`'s
+    layout (NaN = missing joint): positions to 0.01 px, scores to 1e-4, ``bbox`` around
+    the present joints and ``score`` their mean score (null when there are none)."""
+    person = np.asarray(person, np.float64)
+    ok = np.isfinite(person[:, 0]) & np.isfinite(person[:, 1])
+    kps = [[round(float(x), 2), round(float(y), 2)] if k else None
+           for (x, y, _), k in zip(person, ok)]
+    sc = [round(float(s), 4) if k and np.isfinite(s) else None for (_, _, s), k in zip(person, ok)]
+    bbox = score = None
+    if ok.any():
+        p = person[ok]
+        x0, y0 = p[:, :2].min(0)
+        x1, y1 = p[:, :2].max(0)
+        bbox = [round(float(x0), 2), round(float(y0), 2), round(float(x1 - x0), 2),
+                round(float(y1 - y0), 2)]
+        s = p[:, 2][np.isfinite(p[:, 2])]
+        score = round(float(s.mean()), 4) if len(s) else None
+    return {"track_id": None if track_id is None else int(track_id), "keypoints": kps,
+            "keypoint_scores": sc, "bbox": bbox, "score": score}

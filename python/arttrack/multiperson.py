@@ -447,24 +447,6 @@ class RunResult:
                             ("read", "network", "parse", "track", "write")))
 
 
-def _instance(person: np.ndarray, tid: int) -> dict:
-    ok = np.isfinite(person[:, 0]) & np.isfinite(person[:, 1])
-    kps = [[round(float(x), 2), round(float(y), 2)] if k else None
-           for (x, y, _), k in zip(person, ok)]
-    sc = [round(float(s), 4) if k and np.isfinite(s) else None for (_, _, s), k in zip(person, ok)]
-    bbox = score = None
-    if ok.any():
-        p = person[ok]
-        x0, y0 = p[:, :2].min(0)
-        x1, y1 = p[:, :2].max(0)
-        bbox = [round(float(x0), 2), round(float(y0), 2), round(float(x1 - x0), 2),
-                round(float(y1 - y0), 2)]
-        s = p[:, 2][np.isfinite(p[:, 2])]
-        score = round(float(s.mean()), 4) if len(s) else None
-    return {"track_id": int(tid), "keypoints": kps, "keypoint_scores": sc, "bbox": bbox,
-            "score": score}
-
-
 def _planned_outputs(out_dir: Path, stem: str, video: bool, formats: tuple[str, ...]
                      ) -> dict[str, Path]:
     from arttrack.exporters import output_paths
@@ -502,7 +484,7 @@ def run(source: FrameSource, predictor: Any, spatial: Any, out_dir: Path, *,
     from arttrack.draw import draw_people
     from arttrack.exporters import OPENPOSE_NOTE, export
     from arttrack.inference import rescale_image
-    from arttrack.io_json import write_canonical
+    from arttrack.io_json import instance_from_person, write_canonical
     from arttrack.joints import get_joint_set
     from arttrack.postprocess.pipeline import parse_frame
     from arttrack.tracking import TrackSmoother
@@ -599,7 +581,7 @@ def run(source: FrameSource, predictor: Any, spatial: Any, out_dir: Path, *,
             for fr in final:
                 n_people += len(fr.people)
                 frames_out.append({"frame_id": int(fr.frame), "instances": [
-                    _instance(p, t) for p, t in zip(fr.people, fr.ids)]})
+                    instance_from_person(p, t) for p, t in zip(fr.people, fr.ids)]})
                 if writer is not None:
                     writer.write(draw_people(fr.payload.copy(), fr.people, fr.ids, skeleton,
                                              kpt_thr))

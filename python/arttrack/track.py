@@ -6,7 +6,9 @@ through time and writes the same JSON with an integer ``track_id`` on every inst
 (0, 1, 2, ... in order of first appearance; an instance without any joint gets an id of
 its own) and ``meta.tracker`` describing the run. Methods: ``st`` (spatio-temporal
 multicut, :class:`arttrack.tracking.Tracker`) and ``hungarian`` (frame-by-frame bipartite
-matching, :func:`arttrack.tracking.hungarian_baseline`).
+matching, :func:`arttrack.tracking.hungarian_baseline`). ``--fill-gap`` and
+``--min-track-frames`` (off by default) complete the tracks as the video pipeline does
+(:class:`arttrack.tracking.TrackSmoother`).
 """
 
 from __future__ import annotations
@@ -24,8 +26,14 @@ log = logging.getLogger("arttrack.track")
 
 
 def track_canonical(data: dict, method: str = "st", max_gap: int = 5, model_path: str | None = None,
-                    gate: float = 0.5) -> dict:
-    """Returns a copy of validated canonical JSON ``data`` with track ids filled in."""
+                    gate: float = 0.5, fill_gap: int = 0, min_track_frames: int = 0) -> dict:
+    """Returns a copy of validated canonical JSON ``data`` with track ids filled in.
+
+    ``fill_gap`` and ``min_track_frames`` (default 0: off) complete the tracks as
+    ``python -m arttrack.multiperson`` does (:class:`arttrack.tracking.TrackSmoother`):
+    joints a track misses for up to ``fill_gap`` frames are interpolated (new instances
+    where the whole person was missed; given joints are never changed) and tracks seen in
+    fewer than ``min_track_frames`` frames are dropped unless the clip's ends cut them."""
     from arttrack import __version__
     from arttrack.io_json import people_array
     from arttrack.joints import JOINT_SETS
@@ -33,6 +41,8 @@ def track_canonical(data: dict, method: str = "st", max_gap: int = 5, model_path
 
     if max_gap < 0:
         raise ValueError(f"--max-gap must be >= 0, got {max_gap}")
+    if fill_gap < 0 or min_track_frames < 0:
+        raise ValueError("--fill-gap and --min-track-frames must be >= 0")
     names = data["meta"]["keypoint_names"]
     nj = len(names)
     known = [js.name for js in JOINT_SETS.values() if tuple(names) == js.names]
@@ -69,9 +79,57 @@ def track_canonical(data: dict, method: str = "st", max_gap: int = 5, model_path
                 remap[t] = n
                 n += 1
             inst["track_id"] = remap[t]
+    if fill_gap > 0 or min_track_frames > 1:
+        n = _complete_tracks(frames, people, nj, fill_gap, min_track_frames)
+        info.update(fill_gap=int(fill_gap), min_track_frames=int(min_track_frames))
     info["num_tracks"] = n
     out["meta"]["tracker"] = info
     return out
+
+
+def _complete_tracks(frames: list[dict], people: list[np.ndarray], nj: int, fill_gap: int,
+                     min_track_frames: int) -> int:
+    """:class:`arttrack.tracking.TrackSmoother` over tracked ``frames`` (in place): fills
+    joints that were null, adds the people it puts back, drops short tracks, renumbers the
+    ids; instances without any joint keep ids of their own after the tracks'. Returns the
+    number of ids."""
+    from arttrack.io_json import instance_from_person
+    from arttrack.tracking import TrackSmoother
+
+    sm = TrackSmoother(nj, fill_gap, min_track_frames)
+    released = []
+    for fr, p in zip(frames, people):
+        ids = [inst["track_id"] if np.isfinite(q[:, 0]).any() else -1
+               for inst, q in zip(fr["instances"], p)]
+        released += sm.push(fr["frame_id"], p, ids, payload=fr)
+    released += sm.finish()
+    jointless = []
+    for r in released:
+        fr = r.payload
+        given = {inst["track_id"]: inst for inst in fr["instances"]}
+        own = [inst for inst in fr["instances"] if all(k is None for k in inst["keypoints"])]
+        jointless += own
+        insts = []
+        for p, old, new in zip(r.people, r.tracks.tolist(), r.ids.tolist()):
+            filled = instance_from_person(p, new)
+            inst = given.get(old)
+            if inst is None:  # a person put back
+                insts.append(filled)
+                continue
+            scores = inst.get("keypoint_scores")
+            for k, pt in enumerate(inst["keypoints"]):
+                if pt is None and filled["keypoints"][k] is not None:
+                    inst["keypoints"][k] = filled["keypoints"][k]
+                    if scores is not None:
+                        scores[k] = filled["keypoint_scores"][k]
+            inst["track_id"] = new
+            insts.append(inst)
+        fr["instances"] = insts + own
+    n = sm.num_tracks
+    for inst in jointless:
+        inst["track_id"] = n
+        n += 1
+    return n
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,6 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="temporal model .npz (TemporalModel.save); default built in")
     p.add_argument("--gate", type=float, default=0.5,
                    help="hungarian only: largest mean joint distance / person size to match (default 0.5)")
+    p.add_argument("--fill-gap", type=int, default=0,
+                   help="interpolate joints (and whole people) a track misses for up to N "
+                        "frames between two sightings, as arttrack.multiperson does; 0: off "
+                        "(default)")
+    p.add_argument("--min-track-frames", type=int, default=0,
+                   help="drop tracks seen in fewer frames unless the clip's start or end cuts "
+                        "them; 0: keep all (default)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress")
     return p
@@ -105,7 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise IsADirectoryError(f"--out {out} is a directory")
         data = read_canonical(args.poses)
         result = track_canonical(data, method=args.method, max_gap=args.max_gap, model_path=args.model,
-                                 gate=args.gate)
+                                 gate=args.gate, fill_gap=args.fill_gap,
+                                 min_track_frames=args.min_track_frames)
         write_canonical(out, result)
     except (ValueError, OSError) as exc:
         print(f"arttrack.track: error: {exc}", file=sys.stderr)

@@ -449,11 +449,13 @@ FILL_SCORE_DECAY = 0.8
 class SmoothedFrame:
     """One frame released by :class:`TrackSmoother`: ``people`` (P, J, 3) float64 (x, y,
     score; NaN for missing joints), ``ids`` (P,) int64 output track ids (0, 1, 2, ... in
-    order of first output), and the ``payload`` given to :meth:`TrackSmoother.push`."""
+    order of first output), ``tracks`` (P,) int64 the ids they had in :meth:`TrackSmoother.push`,
+    and the ``payload`` given there."""
 
     frame: int
     people: np.ndarray
     ids: np.ndarray
+    tracks: np.ndarray
     payload: object = None
 
 
@@ -569,7 +571,7 @@ class TrackSmoother:
             keep.sort(key=lambda t: self._remap[t])
             people = (np.stack([held[t] for t in keep]) if keep else np.zeros((0, self.nj, 3)))
             out.append(SmoothedFrame(f, people, np.array([self._remap[t] for t in keep], np.int64),
-                                     payload))
+                                     np.array(keep, np.int64), payload))
         return out
 
 
