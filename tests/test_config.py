@@ -36,7 +36,7 @@ def test_overrides_are_parsed_as_yaml():
         ("output_stride=8", "maps have stride 4, not 8; set stride: 4"),
         ("joint_loss_weights=[[left_wrist, 2]]", "'left_wrist' is not a joint of mpii14"),
         ("joint_loss_weights=[[l_wrist, 2], [l_wrist, 3]]", "'l_wrist' is given twice"),
-        ("joint_loss_weights=[[l_wrist, 0]]", "weight of l_wrist must be positive"),
+        ("joint_loss_weights=[[l_wrist, 0]]", "weight of l_wrist must be finite and positive"),
         ("joint_loss_weights=[[l_wrist]]", "joint_loss_weights: expected a list of 2 items"),
     ],
 )

@@ -198,7 +198,8 @@ def test_cli_image_folder_flow_and_graph_mode(env, capsys):
 
     out = env["root"] / "out_folder"
     rc = main([str(frames_dir), "--ckpt", str(env["ckpt"]), "--out-dir", str(out), "--flow",
-               "--batch-size", "2", "--fps", "12", "--solver", "gaec", "--flip-test"])
+               "--batch-size", "2", "--fps", "12", "--solver", "gaec", "--flip-test",
+               "--fill-gap", "1", "--min-track-frames", "2"])  # frames come out 1 late
     assert rc == 0, capsys.readouterr().err
     data = read_canonical(out / "frames.json")
     assert len(data["frames"]) == 3 and data["meta"]["tracker"]["flow"] is True

@@ -629,6 +629,25 @@ def test_smoother_rejects_bad_input():
         sm.push(3, np.zeros((1, 2, 3)), [0])
     with pytest.raises(ValueError, match="ids"):
         sm.push(4, np.zeros((2, 2, 3)), [0])
+    with pytest.raises(ValueError, match="two people"):
+        sm.push(5, np.zeros((2, 2, 3)), [1, 1])
+    with pytest.raises(ValueError, match="shape"):
+        TrackSmoother(3).push(0, np.zeros((3, 2, 3)), [0, 1, 2])
+
+
+def test_smoother_keeps_a_sparsely_seen_track():
+    """Seen every other frame: with gap filling the put-back frames count, so the track is
+    output from its second frame on (frame 12 is decided at frame 19, when 7 frames count:
+    12-18); a 2-frame track one frame after the clip's start is dropped."""
+    p = np.array([[5.0, 5.0, 0.9]])
+    frames = []
+    for f in range(10, 26):  # the clip starts (frame 10) before either track
+        ids = [10] * (f % 2 == 0 and 12 <= f <= 24) + [20] * (f in (11, 12))
+        frames.append((f, np.array([p] * len(ids)).reshape(-1, 1, 3), ids))
+    out, _ = _drain(TrackSmoother(1, fill_gap=1, min_track_frames=8), frames)
+    seen = [o.frame for o in out if 0 in o.ids.tolist()]
+    assert seen == list(range(13, 25))  # to the last sighting, gaps filled
+    assert all(len(o.ids) <= 1 for o in out)  # the 2-frame track (frames 11, 12) is dropped
 
 
 def test_track_cli_completes_tracks(tmp_path):
@@ -642,14 +661,14 @@ def test_track_cli_completes_tracks(tmp_path):
         insts = []
         if t != 5:  # the tracker's input misses the walker in frame 5
             a = inst(person(100.0 + 10 * t))
-            if t in (2, 3):
-                a["keypoints"][5] = None  # and joint 5 in frames 2 and 3
+            if t in (2, 3):  # and joint 5 in frames 2 and 3 (null, then NaN)
+                a["keypoints"][5] = None if t == 2 else [float("nan"), float("nan")]
                 a["keypoint_scores"][5] = None
             insts.append(a)
         if t in (3, 4):
             insts.append(inst(person(600.0)))  # a 2-frame track: dropped
         if t == 6:
-            insts.append({"keypoints": [None] * J})
+            insts.append({"keypoints": [None] * (J - 1) + [[float("nan"), 1.0]]})
         frames.append({"frame_id": t, "instances": insts})
     src = tmp_path / "poses.json"
     src.write_text(json.dumps({"meta": {"keypoint_names": list(COCO17.names)}, "frames": frames}))

@@ -209,7 +209,8 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"joint_loss_weights: {name!r} is given twice")
         seen.add(name)
         if not (w > 0 and w < float("inf")):
-            raise ConfigError(f"joint_loss_weights: the weight of {name} must be positive, got {w}")
+            raise ConfigError(f"joint_loss_weights: the weight of {name} must be finite and "
+                              f"positive, got {w}")
     if cfg.pairwise_predict and not cfg.multi_person:
         raise ConfigError("pairwise_predict: pairwise heads need multi_person: true")
     native = {"mpii": "mpii14", "coco": "coco17"}.get(cfg.dataset_type)

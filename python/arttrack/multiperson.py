@@ -593,7 +593,9 @@ def run(source: FrameSource, predictor: Any, spatial: Any, out_dir: Path, *,
                     flush()
             if pending:
                 flush()
+            t0 = time.perf_counter()
             emit(smoother.finish())
+            timer["write"] += time.perf_counter() - t0
         finally:
             bar.close()
         n = len(frames_out)
@@ -813,8 +815,8 @@ def build_parser() -> argparse.ArgumentParser:
                         f"for up to N frames between two sightings; 0: off (default {FILL_GAP})")
     t.add_argument("--min-track-frames", type=int, default=MIN_TRACK_FRAMES,
                    help="drop tracks seen in fewer frames, unless the clip's start or end cuts "
-                        f"them; 0: keep all (default {MIN_TRACK_FRAMES}). With --fill-gap this "
-                        "delays the output by max(fill-gap, N - 1) frames")
+                        f"them; 0: keep all (default {MIN_TRACK_FRAMES}). Output is delayed, and "
+                        "that many frames held in memory, by max(fill-gap, N - 1)")
     i = p.add_argument_group("input / output")
     i.add_argument("--start", type=int, default=0, help="first frame to process (default 0)")
     i.add_argument("--max-frames", type=int, default=None, help="process at most N frames")

@@ -4,7 +4,8 @@ Reads canonical per-video pose JSON (:mod:`arttrack.io_json`; any joint set, nam
 ``meta.keypoint_names``, missing joints null) from any pose estimator, links the people
 through time and writes the same JSON with an integer ``track_id`` on every instance
 (0, 1, 2, ... in order of first appearance; an instance without any joint gets an id of
-its own) and ``meta.tracker`` describing the run. Methods: ``st`` (spatio-temporal
+its own; with ``--fill-gap`` or ``--min-track-frames``, after the tracks' ids) and
+``meta.tracker`` describing the run. Methods: ``st`` (spatio-temporal
 multicut, :class:`arttrack.tracking.Tracker`) and ``hungarian`` (frame-by-frame bipartite
 matching, :func:`arttrack.tracking.hungarian_baseline`). ``--fill-gap`` and
 ``--min-track-frames`` (off by default) complete the tracks as the video pipeline does
@@ -90,9 +91,10 @@ def track_canonical(data: dict, method: str = "st", max_gap: int = 5, model_path
 def _complete_tracks(frames: list[dict], people: list[np.ndarray], nj: int, fill_gap: int,
                      min_track_frames: int) -> int:
     """:class:`arttrack.tracking.TrackSmoother` over tracked ``frames`` (in place): fills
-    joints that were null, adds the people it puts back, drops short tracks, renumbers the
-    ids; instances without any joint keep ids of their own after the tracks'. Returns the
-    number of ids."""
+    joints that were missing (null or NaN), adds the people it puts back, drops short
+    tracks, renumbers the ids; an instance's other fields (``bbox``, ``score``) stay as
+    given; instances without any joint keep ids of their own after the tracks'. Returns
+    the number of ids."""
     from arttrack.io_json import instance_from_person
     from arttrack.tracking import TrackSmoother
 
@@ -101,24 +103,25 @@ def _complete_tracks(frames: list[dict], people: list[np.ndarray], nj: int, fill
     for fr, p in zip(frames, people):
         ids = [inst["track_id"] if np.isfinite(q[:, 0]).any() else -1
                for inst, q in zip(fr["instances"], p)]
-        released += sm.push(fr["frame_id"], p, ids, payload=fr)
+        released += sm.push(fr["frame_id"], p, ids, payload=(fr, p))
     released += sm.finish()
     jointless = []
     for r in released:
-        fr = r.payload
-        given = {inst["track_id"]: inst for inst in fr["instances"]}
-        own = [inst for inst in fr["instances"] if all(k is None for k in inst["keypoints"])]
+        fr, given_xy = r.payload
+        has = np.isfinite(given_xy[..., 0])  # (P, J): the joints the input gave
+        given = {inst["track_id"]: (inst, h) for inst, h in zip(fr["instances"], has) if h.any()}
+        own = [inst for inst, h in zip(fr["instances"], has) if not h.any()]
         jointless += own
         insts = []
         for p, old, new in zip(r.people, r.tracks.tolist(), r.ids.tolist()):
             filled = instance_from_person(p, new)
-            inst = given.get(old)
-            if inst is None:  # a person put back
+            if old not in given:  # a person put back
                 insts.append(filled)
                 continue
+            inst, h = given[old]
             scores = inst.get("keypoint_scores")
-            for k, pt in enumerate(inst["keypoints"]):
-                if pt is None and filled["keypoints"][k] is not None:
+            for k in range(len(inst["keypoints"])):
+                if not h[k] and filled["keypoints"][k] is not None:
                     inst["keypoints"][k] = filled["keypoints"][k]
                     if scores is not None:
                         scores[k] = filled["keypoint_scores"][k]

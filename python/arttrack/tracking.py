@@ -468,19 +468,21 @@ class TrackSmoother:
       in between, with score ``min(score_a, score_b) * FILL_SCORE_DECAY`` (0.8), also in
       frames where the tracker did not output the person at all (missed or occluded for a
       few frames: the person is put back).
-    * **Short tracks**: a person is output only once their track has been seen in at least
-      ``min_track_frames`` frames (counted ``lag`` frames after the frame in question), or
-      when the track began in the first frame or is still seen in the last one (people that
-      the clip's ends cut short). Most short tracks are false positives or fragments.
+    * **Short tracks**: a person is output in a frame only if, ``lag`` frames later, their
+      track has been seen (or put back by gap filling) in at least ``min_track_frames``
+      frames, or when the track began in the first frame or is still seen in the last one
+      (people that the clip's ends cut short). Most short tracks are false positives or
+      fragments. A track seen in fewer frames is dropped whole; one seen sparsely (every
+      other frame, with gap filling off) may lose its first frames.
 
-    Frames come out ``lag = max(fill_gap, min_track_frames - 1)`` frames late:
-    :meth:`push` returns the frames that became final, :meth:`finish` the rest. With
+    Frames come out ``lag = max(fill_gap, min_track_frames - 1)`` frames late (a caller
+    holding images for them holds ``lag`` of them): :meth:`push` returns the frames that
+    became final, :meth:`finish` the rest. With
     ``fill_gap=0`` and ``min_track_frames<=1`` frames pass through unchanged (ids are still
     made dense). Frame numbers must increase; gaps are measured in frame numbers.
 
-    On held-out demo clips (8 clips of seed 8000, 320x240, 2-4 people; the shipped demo
-    model, ``st`` tracker) fill_gap 8 and min_track_frames 8 gave PoseTrack AP 63.9 -> 66.1,
-    MOTA 53.6 -> 55.2 and ID switches 544 -> 354 (scripts/eval_demo_model.py).
+    The defaults were chosen on demo clips of seed 8000; on the held-out ones (seed 9000)
+    they gave the figures in the README (``python scripts/eval_demo_model.py``).
     """
 
     def __init__(self, num_joints: int, fill_gap: int = 8, min_track_frames: int = 8) -> None:
@@ -514,11 +516,15 @@ class TrackSmoother:
         frame = int(frame)
         if self._prev is not None and frame <= self._prev:
             raise ValueError(f"frame numbers must increase: {frame} after {self._prev}")
-        a = np.array(people, dtype=np.float64).reshape(-1, self.nj, 3) if np.size(people) else \
-            np.zeros((0, self.nj, 3))
+        a = np.array(people, dtype=np.float64) if np.size(people) else np.zeros((0, self.nj, 3))
+        if a.ndim != 3 or a.shape[1:] != (self.nj, 3):
+            raise ValueError(f"people must have shape (P, {self.nj}, 3), got {a.shape}")
         ids = np.asarray(ids, np.int64).reshape(-1)
         if len(ids) != len(a):
             raise ValueError(f"{len(a)} people but {len(ids)} ids")
+        tracked = ids[ids >= 0]
+        if len(np.unique(tracked)) != len(tracked):
+            raise ValueError(f"frame {frame}: a track id is given to two people: {ids.tolist()}")
         if self._start is None:
             self._start = frame
         self._prev = frame
@@ -548,7 +554,10 @@ class TrackSmoother:
             f0, s = int(last[j]), float(np.fmin(val[j, 2], p[j, 2])) * FILL_SCORE_DECAY
             for f, held, _ in self._buf:
                 if f0 < f < frame:
-                    q = held.setdefault(tid, np.full((self.nj, 3), np.nan))
+                    if tid not in held:  # the person is put back into that frame
+                        held[tid] = np.full((self.nj, 3), np.nan)
+                        self._count[tid] += 1
+                    q = held[tid]
                     if not np.isfinite(q[j, 0]):
                         w = (f - f0) / (frame - f0)
                         q[j, :2] = (1.0 - w) * val[j, :2] + w * p[j, :2]
