@@ -65,8 +65,7 @@ DEMO_PERSON_HEIGHT = (0.45, 0.7)
 DEMO_CKPT = "demo.ckpt"
 KPT_THR = 0.2  # default --kpt-thr
 # --demo's --kpt-thr: best MOTA on held-out clips of another seed for the earlier demo models;
-# for the current one 0.5 gives 49.0 and 0.6 49.1 (scripts/eval_demo_model.py --clips 4
-# --seed 8000 --sweep)
+# for the current one 0.5 gives 54.1 and 0.6 54.4 (scripts/eval_demo_model.py --sweep)
 DEMO_KPT_THR = 0.5
 FILL_GAP = 8  # default --fill-gap (arttrack.tracking.TrackSmoother)
 MIN_TRACK_FRAMES = 8  # default --min-track-frames
