@@ -101,14 +101,13 @@ def _complete_tracks(frames: list[dict], people: list[np.ndarray], nj: int, fill
     sm = TrackSmoother(nj, fill_gap, min_track_frames)
     released = []
     for fr, p in zip(frames, people):
-        ids = [inst["track_id"] if np.isfinite(q[:, 0]).any() else -1
-               for inst, q in zip(fr["instances"], p)]
-        released += sm.push(fr["frame_id"], p, ids, payload=(fr, p))
+        has = np.isfinite(p[..., 0])  # (P, J): the joints the input gave
+        ids = [inst["track_id"] if h.any() else -1 for inst, h in zip(fr["instances"], has)]
+        released += sm.push(fr["frame_id"], p, ids, payload=(fr, has))
     released += sm.finish()
     jointless = []
     for r in released:
-        fr, given_xy = r.payload
-        has = np.isfinite(given_xy[..., 0])  # (P, J): the joints the input gave
+        fr, has = r.payload
         given = {inst["track_id"]: (inst, h) for inst, h in zip(fr["instances"], has) if h.any()}
         own = [inst for inst, h in zip(fr["instances"], has) if not h.any()]
         jointless += own

@@ -477,9 +477,8 @@ class TrackSmoother:
 
     Frames come out ``lag = max(fill_gap, min_track_frames - 1)`` frames late (a caller
     holding images for them holds ``lag`` of them): :meth:`push` returns the frames that
-    became final, :meth:`finish` the rest. With
-    ``fill_gap=0`` and ``min_track_frames<=1`` frames pass through unchanged (ids are still
-    made dense). Frame numbers must increase; gaps are measured in frame numbers.
+    became final, :meth:`finish` the rest. With ``fill_gap=0`` and ``min_track_frames<=1``
+    frames pass through unchanged (ids are still made dense). Frame numbers must increase; gaps are measured in frame numbers.
 
     The defaults were chosen on demo clips of seed 8000; on the held-out ones (seed 9000)
     they gave the figures in the README (``python scripts/eval_demo_model.py``).
@@ -499,7 +498,6 @@ class TrackSmoother:
         self._seen: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # track -> (frame (J,), (J, 3))
         self._count: dict[int, int] = {}
         self._first: dict[int, int] = {}
-        self._last: dict[int, int] = {}
         self._start: int | None = None
         self._prev: int | None = None
         self._remap: dict[int, int] = {}
@@ -565,7 +563,6 @@ class TrackSmoother:
         last[ok] = frame
         val[ok] = p[ok]
         self._count[tid] += 1
-        self._last[tid] = frame
 
     def _release(self, upto: int | None) -> list[SmoothedFrame]:
         out = []
@@ -573,7 +570,7 @@ class TrackSmoother:
             f, held, payload = self._buf.pop(0)
             keep = [t for t in held if self._count[t] >= self.min_track_frames
                     or self._first[t] == self._start
-                    or (upto is None and self._last[t] == self._prev)]
+                    or (upto is None and self._seen[t][0].max() == self._prev)]
             for t in sorted(keep, key=lambda t: (self._first[t], t)):
                 if t not in self._remap:
                     self._remap[t] = len(self._remap)
