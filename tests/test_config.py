@@ -89,6 +89,8 @@ def test_synthetic_walking_is_a_share():
     assert load_config(None, ["synthetic_walking=0.25"]).synthetic_walking == 0.25
     with pytest.raises(ConfigError, match="synthetic_walking"):
         load_config(None, ["synthetic_walking=1.5"])
+    with pytest.raises(ConfigError, match="synthetic_clip_frames"):
+        load_config(None, ["synthetic_clip_frames=-0.1"])
 
 
 def test_joint_loss_weights_reach_the_codec():

@@ -242,16 +242,17 @@ def test_real_samples_through_pipeline():
 
 
 def test_synthetic_config_keys_reach_the_generator():
-    """synthetic_person_height / synthetic_walking / joint_set of a config shape the source."""
+    """synthetic_person_height / _walking / _clip_frames / joint_set of a config shape the
+    source (clip windows keep the people's pixel heights)."""
     from arttrack.config import load_config
     from arttrack.factory import build_source
 
     cfg = load_config(None, ["synthetic_person_height=[0.8, 0.9]", "synthetic_walking=0.5",
                              "joint_set=posetrack15", "synthetic_image_size=[100, 120]",
-                             "synthetic_facing_cues=true"])
+                             "synthetic_facing_cues=true", "synthetic_clip_frames=0.5"])
     src = build_source(cfg, "val").inner
     assert src.config.person_height == (0.8, 0.9) and src.config.walking == 0.5
-    assert src.config.facing_cues
+    assert src.config.facing_cues and src.config.clip_frames == 0.5
     image, joints = src[0]
     assert image.shape == (100, 120, 3) and joints.shape[1:] == (15, 3)
     heights = [p.height for i in range(10) for p in src.scene(i).people]

@@ -376,3 +376,50 @@ def test_facing_cues():
     with pytest.raises(TypeError):
         syn.SyntheticConfig(facing_cue=True)
     assert syn.SyntheticConfig(facing_cues=True).facing_cues
+
+
+def test_clip_windows_are_windows_of_clips():
+    """generate_clip_window draws a clip as generate_clip does (4:3, CLIP_WINDOW_ZOOM times
+    the image's height, people of the image's pixel heights) and shows one window of it:
+    the same pixels and labels as the full clip frame cropped there."""
+    small = replace(CLEAN, width=160, height=120, num_people=(3, 4), person_height=(0.6, 0.9))
+    assert syn.CLIP_WINDOW_ZOOM == 1.5 and syn.CLIP_WINDOW_FRAMES == 40
+    world = replace(small, width=240, height=180, person_height=(0.4, 0.6))
+    full = syn.generate_clip(4, 40, world)  # frame 0: no random frame or window drawn first
+    ref = {p.track_id: p for p in full.people[0]}
+    for x0, y0 in ((0, 0), (37, 21), (80, 60)):
+        win = syn.generate_clip_window(4, small, frame=0, window=(x0, y0))
+        assert win.image.shape == (120, 160, 3)
+        crop = full.frames[0][y0:y0 + 120, x0:x0 + 160].astype(int)
+        assert (np.abs(win.image.astype(int) - crop).sum(-1) > 0).mean() < 1e-3
+        shown = [p for p in win.people if p.in_image]
+        assert {p.track_id for p in shown} <= set(ref)
+        for p in shown:
+            q = ref[p.track_id]
+            np.testing.assert_allclose(p.true_points, q.true_points - [x0, y0], atol=1e-3)
+            tx, ty = q.true_points[:, 0] - x0, q.true_points[:, 1] - y0
+            inside = (np.floor(tx + 0.5) >= 0) & (np.floor(tx + 0.5) < 160) \
+                & (np.floor(ty + 0.5) >= 0) & (np.floor(ty + 0.5) < 120)
+            np.testing.assert_array_equal(p.points[:, 2] > 0, inside)
+            assert np.mean(p.points[inside, 2] == q.points[inside, 2]) > 0.9
+    with pytest.raises(ValueError, match="does not fit"):
+        syn.generate_clip_window(4, small, window=(81, 0))
+
+
+def test_clip_frames_share():
+    """clip_frames = 1 makes every image a clip window with someone in it most of the time,
+    people as tall as person_height says; 0 (the default) leaves the image stream alone
+    (test_walking_share's fingerprint)."""
+    cfg = replace(CLEAN, width=160, height=160, num_people=(1, 3), person_height=(0.65, 0.95),
+                  clip_frames=1.0)
+    with_people = 0
+    for seed in range(20):
+        scene = syn.generate_scene(seed, cfg)
+        shown = [p for p in scene.people if p.in_image]
+        with_people += any((p.points[:, 2] == 2).sum() >= 5 for p in shown)
+        assert scene.people
+        assert all(0.65 * 160 - 1e-3 <= p.height <= 0.95 * 160 + 1e-3 for p in scene.people)
+    assert with_people >= 15
+    for bad in (-0.1, 1.1):
+        with pytest.raises(ValueError, match="clip_frames"):
+            syn.SyntheticConfig(clip_frames=bad)

@@ -37,6 +37,7 @@ class Config:
     # synthetic: standing height of a person as a fraction of the image height (min, max)
     synthetic_person_height: tuple[float, float] = (0.45, 0.95)
     synthetic_facing_cues: bool = False  # synthetic: eyes and hair show where people face
+    synthetic_clip_frames: float = 0.0  # synthetic: share of images that are windows of clips
     seed: int = 0
 
     # --- network -------------------------------------------------------------------------
@@ -223,6 +224,9 @@ def _validate(cfg: Config) -> None:
                           f"the image height), got {list(cfg.synthetic_person_height)}")
     if not 0.0 <= cfg.synthetic_walking <= 1.0:
         raise ConfigError(f"synthetic_walking: must be a share in [0, 1], got {cfg.synthetic_walking}")
+    if not 0.0 <= cfg.synthetic_clip_frames <= 1.0:
+        raise ConfigError("synthetic_clip_frames: must be a share in [0, 1], got "
+                          f"{cfg.synthetic_clip_frames}")
 
 
 def parse_override(text: str) -> tuple[str, Any]:

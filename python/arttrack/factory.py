@@ -117,7 +117,8 @@ def build_source(cfg: Config, split: str = "train"):
         scene = SyntheticConfig(width=width, height=height, num_people=tuple(cfg.synthetic_people),
                                 joint_set=cfg.joint_set, walking=cfg.synthetic_walking,
                                 person_height=tuple(cfg.synthetic_person_height),
-                                facing_cues=cfg.synthetic_facing_cues)
+                                facing_cues=cfg.synthetic_facing_cues,
+                                clip_frames=cfg.synthetic_clip_frames)
         return _NoMask(SyntheticPoseDataset(seed=seed, size=cfg.synthetic_size, config=scene))
     from arttrack.data.pipeline import RecordSource
 

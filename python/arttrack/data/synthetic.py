@@ -77,7 +77,7 @@ __all__ = [
     "POINT_NAMES", "MPII16_NAMES", "POSETRACK17_NAMES", "SyntheticConfig", "Body", "Pose",
     "SyntheticPerson", "Scene", "SyntheticClip", "SyntheticPoseDataset", "joint_indices",
     "sample_body", "sample_pose", "sample_walking_pose", "render_people", "generate_scene", "generate_image",
-    "generate_clip", "random_background", "write_mpii", "write_coco", "write_posetrack",
+    "generate_clip", "generate_clip_window", "random_background", "write_mpii", "write_coco", "write_posetrack",
     "main",
 ]
 
@@ -204,6 +204,11 @@ class SyntheticConfig:
             face turned to the camera and, seen from the side, the hair towards the back of
             the head (without them the head of a figure in profile looks the same facing
             left or right, and its left and right joints can only be guessed).
+        clip_frames: share of still images cut from a clip instead (see
+            :func:`generate_clip_window`): a window of this size out of a random frame of a
+            :func:`generate_clip` clip drawn :data:`CLIP_WINDOW_ZOOM` times taller (4:3),
+            with ``num_people`` people of the same pixel heights as ``person_height`` gives
+            here, walkers crossing and passing in front of people standing still.
     """
 
     width: int = 256
@@ -218,6 +223,7 @@ class SyntheticConfig:
     self_occlusion: bool = True
     walking: float = 0.0
     facing_cues: bool = False
+    clip_frames: float = 0.0
 
     def __post_init__(self) -> None:
         if self.width < 16 or self.height < 16:
@@ -237,6 +243,8 @@ class SyntheticConfig:
             raise ValueError(f"noise must be >= 0, got {self.noise}")
         if not 0.0 <= self.walking <= 1.0:
             raise ValueError(f"walking must be a share in [0, 1], got {self.walking}")
+        if not 0.0 <= self.clip_frames <= 1.0:
+            raise ValueError(f"clip_frames must be a share in [0, 1], got {self.clip_frames}")
         joint_indices(self.joint_set)  # validates the name
 
     @property
@@ -821,6 +829,8 @@ def generate_scene(rng: RngLike, config: Optional[SyntheticConfig] = None) -> Sc
     """A random multi-person image with full ground truth (see :class:`Scene`)."""
     cfg = config or SyntheticConfig()
     rng = _rng(rng)
+    if cfg.clip_frames > 0 and rng.random() < cfg.clip_frames:
+        return generate_clip_window(rng, cfg)
     bg = random_background(rng, cfg.width, cfg.height, cfg.clutter)
     n = int(rng.integers(cfg.num_people[0], cfg.num_people[1] + 1))
     heights = np.sort(rng.uniform(*cfg.person_height, size=n)) * cfg.height  # far first
@@ -959,6 +969,23 @@ def generate_clip(seed: RngLike, num_frames: int = 30,
         raise ValueError(f"num_frames must be >= 1, got {num_frames}")
     cfg = config or SyntheticConfig(width=640, height=480, num_people=(2, 4))
     rng = _rng(seed)
+    bg, actors = _clip_actors(rng, num_frames, cfg, fps)
+    frames: list[np.ndarray] = []
+    people: list[list[SyntheticPerson]] = []
+    for t in range(num_frames):
+        posed = [(a.body, _actor_pose(a, float(t))) for a in actors]
+        scene = render_people(bg, posed, rng, track_ids=[a.track_id for a in actors],
+                              self_occlusion=cfg.self_occlusion, facing_cues=cfg.facing_cues)
+        frames.append(_finish(scene.image, rng, replace(cfg, blur_prob=0.0)))
+        people.append([p for p in scene.people if p.in_image])
+    return SyntheticClip(frames=frames, people=people, fps=float(fps))
+
+
+def _clip_actors(rng: np.random.Generator, num_frames: int, cfg: SyntheticConfig,
+                 fps: float) -> tuple[np.ndarray, list[_Actor]]:
+    """The background and the people of a :func:`generate_clip` clip in ``cfg``'s frame:
+    2-4 (``cfg.num_people``) people, the nearest always walking, the walkers meeting near
+    one point at one time."""
     W, H = cfg.width, cfg.height
     bg = random_background(rng, W, H, cfg.clutter)
     n = int(rng.integers(cfg.num_people[0], cfg.num_people[1] + 1))
@@ -1004,15 +1031,52 @@ def generate_clip(seed: RngLike, num_frames: int = 30,
                 phase0=float(rng.uniform(0, 2 * np.pi)), period=1.0, base=base, amp=amp,
                 freq=rng.uniform(0.05, 0.2, (NUM_LIMBS, 2)),
                 phase=rng.uniform(0, 2 * np.pi, (NUM_LIMBS, 2))))
-    frames: list[np.ndarray] = []
-    people: list[list[SyntheticPerson]] = []
-    for t in range(num_frames):
-        posed = [(a.body, _actor_pose(a, float(t))) for a in actors]
-        scene = render_people(bg, posed, rng, track_ids=[a.track_id for a in actors],
-                              self_occlusion=cfg.self_occlusion, facing_cues=cfg.facing_cues)
-        frames.append(_finish(scene.image, rng, replace(cfg, blur_prob=0.0)))
-        people.append([p for p in scene.people if p.in_image])
-    return SyntheticClip(frames=frames, people=people, fps=float(fps))
+    return bg, actors
+
+
+#: a :func:`generate_clip_window` image's clip frame is this many times taller than the image
+CLIP_WINDOW_ZOOM = 1.5
+#: ... and that many frames long (the window shows one of them at random)
+CLIP_WINDOW_FRAMES = 40
+
+
+def generate_clip_window(rng: RngLike, config: Optional[SyntheticConfig] = None, *,
+                         frame: Optional[int] = None,
+                         window: Optional[tuple[int, int]] = None) -> Scene:
+    """A still image that is a window of a clip: ``config``'s size out of frame ``frame``
+    (random by default) of a :func:`generate_clip` clip of :data:`CLIP_WINDOW_FRAMES`
+    frames, drawn in a 4:3 frame :data:`CLIP_WINDOW_ZOOM` times taller than the image, its
+    people as tall in pixels as ``config.person_height`` makes them here. ``window``: its
+    top-left corner in the clip frame (by default around a random person in the frame, at
+    a random height). Points are in the window's
+    coordinates and labelled as :func:`generate_scene` labels them (outside: v = 0).
+    """
+    cfg = config or SyntheticConfig()
+    rng = _rng(rng)
+    H = int(round(cfg.height * CLIP_WINDOW_ZOOM))
+    W = max(int(round(H * 4 / 3)), cfg.width)
+    lo, hi = cfg.person_height
+    clip = replace(cfg, width=W, height=H, clip_frames=0.0,
+                   person_height=(lo / CLIP_WINDOW_ZOOM, hi / CLIP_WINDOW_ZOOM))
+    bg, actors = _clip_actors(rng, CLIP_WINDOW_FRAMES, clip, 25.0)
+    t = int(rng.integers(0, CLIP_WINDOW_FRAMES)) if frame is None else int(frame)
+    poses = [_actor_pose(a, float(t)) for a in actors]
+    if window is None:  # around someone in the frame, when anyone is
+        inside = [p.x for p in poses if 0 <= p.x < W]
+        x = inside[int(rng.integers(0, len(inside)))] if inside else rng.uniform(0, W)
+        x0 = int(np.clip(round(x + (rng.uniform(-0.35, 0.35) - 0.5) * cfg.width), 0, W - cfg.width))
+        y0 = int(rng.integers(0, H - cfg.height + 1))
+    else:
+        x0, y0 = (int(v) for v in window)
+        if not (0 <= x0 <= W - cfg.width and 0 <= y0 <= H - cfg.height):
+            raise ValueError(f"window {window} does not fit a {cfg.width}x{cfg.height} image "
+                             f"into the {W}x{H} clip frame")
+    posed = [(a.body, replace(p, x=p.x - x0, y=p.y - y0)) for a, p in zip(actors, poses)]
+    scene = render_people(bg[y0:y0 + cfg.height, x0:x0 + cfg.width], posed, rng,
+                          track_ids=[a.track_id for a in actors],
+                          self_occlusion=cfg.self_occlusion, facing_cues=cfg.facing_cues)
+    scene.image = _finish(scene.image, rng, cfg)
+    return scene
 
 
 # ----------------------------------------------------------------------------- file helpers
