@@ -984,8 +984,8 @@ def generate_clip(seed: RngLike, num_frames: int = 30,
 def _clip_actors(rng: np.random.Generator, num_frames: int, cfg: SyntheticConfig,
                  fps: float) -> tuple[np.ndarray, list[_Actor]]:
     """The background and the people of a :func:`generate_clip` clip in ``cfg``'s frame:
-    2-4 (``cfg.num_people``) people, the nearest always walking, the walkers meeting near
-    one point at one time."""
+    ``cfg.num_people`` people, the nearest always walking, the walkers meeting near one
+    point at one time."""
     W, H = cfg.width, cfg.height
     bg = random_background(rng, W, H, cfg.clutter)
     n = int(rng.integers(cfg.num_people[0], cfg.num_people[1] + 1))
@@ -1048,8 +1048,8 @@ def generate_clip_window(rng: RngLike, config: Optional[SyntheticConfig] = None,
     frames, drawn in a 4:3 frame :data:`CLIP_WINDOW_ZOOM` times taller than the image, its
     people as tall in pixels as ``config.person_height`` makes them here. ``window``: its
     top-left corner in the clip frame (by default around a random person in the frame, at
-    a random height). Points are in the window's
-    coordinates and labelled as :func:`generate_scene` labels them (outside: v = 0).
+    a random height). Points are in the window's coordinates and labelled as
+    :func:`generate_scene` labels them (outside: v = 0).
     """
     cfg = config or SyntheticConfig()
     rng = _rng(rng)
