@@ -447,12 +447,12 @@ def test_demo_flow_with_a_stand_in_model(env, monkeypatch, capsys):
     assert "exists" in _one_line_error(rc, capsys.readouterr().err)
 
 
-def _eval_demo_script():
-    """scripts/eval_demo_model.py as a module (scripts/ is not a package)."""
+def _script(name: str = "eval_demo_model"):
+    """scripts/<name>.py as a module (scripts/ is not a package)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
-        "eval_demo_model", Path(__file__).resolve().parents[1] / "scripts" / "eval_demo_model.py")
+        name, Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     return script
@@ -463,7 +463,7 @@ def test_eval_demo_model_script(env, tmp_path, capsys):
     the PoseTrack totals of each (the numbers are those of arttrack.eval.posetrack)."""
     import json
 
-    script = _eval_demo_script()
+    script = _script()
     out = tmp_path / "r.json"
     old = os.getcwd()
     try:
@@ -517,7 +517,7 @@ def test_eval_demo_model_outcome():
     """Hand cases for the diagnosis of one labelled joint (reach 5 px)."""
     from arttrack.eval.posetrack import Person
 
-    script = _eval_demo_script()
+    script = _script()
     kp = np.full((17, 2), np.nan)
     present = np.zeros(17, bool)
 
@@ -587,14 +587,14 @@ def test_shipped_demo_model(tmp_path, capsys):
     assert (d / multiperson.DEMO_CKPT).stat().st_size <= 25 * 2 ** 20
     embedded = load_checkpoint(d / multiperson.DEMO_CKPT).config
     config = load_config(Path(__file__).resolve().parents[1] / "configs" / "synthetic_demo.yaml")
-    for key in ARCHITECTURE_KEYS + ("nms_radius", "det_min_score", "min_joints", "stride"):
+    # the decoding keys that scripts/train_demo_model.py copies from the YAML into the checkpoint
+    for key in ARCHITECTURE_KEYS + _script("train_demo_model").INFERENCE_KEYS + ("stride",):
         assert getattr(embedded, key) == getattr(config, key), key
 
     out = tmp_path / "r.json"
     old = os.getcwd()
     try:
-        os.chdir(tmp_path)
-        rc = _eval_demo_script().main(["--clips", "2", "--frames", "12", "--trackers", "st",
+        rc = _script().main(["--clips", "2", "--frames", "12", "--trackers", "st",
                                        "--json-out", str(out)])
     finally:
         os.chdir(old)
