@@ -595,7 +595,7 @@ def test_shipped_demo_model(tmp_path, capsys):
     old = os.getcwd()
     try:
         rc = _script().main(["--clips", "2", "--frames", "12", "--trackers", "st",
-                                       "--json-out", str(out)])
+                             "--json-out", str(out)])
     finally:
         os.chdir(old)
     assert rc == 0, capsys.readouterr().err
