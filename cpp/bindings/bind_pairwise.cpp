@@ -67,7 +67,7 @@ void bind_pairwise(py::module_& m) {
   m.def(
       "pairwise_features",
       [](const py::handle& part, const py::handle& xy, const py::handle& cell, const py::handle& pairwise,
-         const py::handle& edges) {
+         const py::handle& edges, bool cell_centre, double stride) {
         Detections d = get_detections(part, xy, cell);
         PairwiseMapView mv;
         auto map = get_map(pairwise, mv);
@@ -76,18 +76,20 @@ void bind_pairwise(py::module_& m) {
         double* dst = out.mutable_data();
         {
           py::gil_scoped_release release;
-          pairwise_features(d.view, mv, {e.data(), {e.shape(0), 2}}, dst);
+          pairwise_features(d.view, mv, {e.data(), {e.shape(0), 2}}, dst, DisplacementOrigin{cell_centre, stride});
         }
         return out;
       },
       py::arg("part"), py::arg("xy"), py::arg("cell"), py::arg("pairwise"), py::arg("edges"),
-      "Raw (E, 9) float64 features of directed edges (d1, d2).");
+      py::arg("cell_centre") = false, py::arg("stride") = 8.0,
+      "Raw (E, 9) float64 features of directed edges (d1, d2); cell_centre: displacements start at the "
+      "detections' cell centres (DeeperCut), else at their positions.");
 
   m.def(
       "pairwise_terms",
       [](const py::handle& part, const py::handle& xy, const py::handle& cell, const py::handle& pairwise,
          const py::handle& pairs, const py::handle& feat_min, const py::handle& feat_max, const py::handle& weights,
-         bool same_joint, double same_joint_slope, double same_joint_offset) {
+         bool same_joint, double same_joint_slope, double same_joint_offset, bool cell_centre, double stride) {
         Detections d = get_detections(part, xy, cell);
         PairwiseMapView mv;
         auto map = get_map(pairwise, mv);
@@ -104,7 +106,7 @@ void bind_pairwise(py::module_& m) {
         PairwiseTerms t;
         {
           py::gil_scoped_release release;
-          t = pairwise_terms(d.view, mv, model, sj);
+          t = pairwise_terms(d.view, mv, model, sj, DisplacementOrigin{cell_centre, stride});
         }
         const auto e = static_cast<py::ssize_t>(t.size());
         return py::make_tuple(vec_to_numpy<std::int64_t>(t.edges, {e, 2}), vec_to_numpy<double>(t.prob, {e}),
@@ -112,7 +114,7 @@ void bind_pairwise(py::module_& m) {
       },
       py::arg("part"), py::arg("xy"), py::arg("cell"), py::arg("pairwise"), py::arg("pairs"), py::arg("feat_min"),
       py::arg("feat_max"), py::arg("weights"), py::arg("same_joint"), py::arg("same_joint_slope"),
-      py::arg("same_joint_offset"),
+      py::arg("same_joint_offset"), py::arg("cell_centre") = false, py::arg("stride") = 8.0,
       "Candidate edges with probabilities: (edges (E, 2) int64 i < j, prob (E,) float64, same_joint (E,) bool, "
       "pair_index (E,) int64, -1 for same-joint edges).");
 }

@@ -46,6 +46,11 @@ std::int64_t check_detections(const DetectionsView& det, const PairwiseMapView& 
   return n;
 }
 
+void check_origin(const DisplacementOrigin& origin) {
+  if (origin.cell_centre && !(std::isfinite(origin.stride) && origin.stride > 0.0))
+    throw std::invalid_argument("the displacement origin's stride must be a positive number");
+}
+
 std::int64_t check_map(const PairwiseMapView& map) {
   for (std::int64_t s : map.shape)
     if (s < 0) throw std::invalid_argument("pairwise has a negative dimension");
@@ -166,14 +171,29 @@ inline double exp_neg_angle(double a) {
   return p * p;
 }
 
-// The four geometric features (dist_fwd, dist_bwd, angle_fwd, angle_bwd).
-inline void base_features(double oab_x, double oab_y, double oba_x, double oba_y, double dx, double dy, double* f) {
-  const double fx = oab_x - dx, fy = oab_y - dy, bx = oba_x + dx, by = oba_y + dy;
+// The four geometric features (dist_fwd, dist_bwd, angle_fwd, angle_bwd). With
+// bwd = -fwd (positions as origins) every operation gives the bits it gave when the
+// backward terms were written with -fwd: IEEE negation and a - b = -(b - a) are exact.
+inline void base_features(double oab_x, double oab_y, double oba_x, double oba_y, double dx, double dy,
+                          double ex, double ey, double* f) {
+  const double fx = oab_x - dx, fy = oab_y - dy, bx = oba_x - ex, by = oba_y - ey;
   f[kDistFwd] = std::sqrt(fx * fx + fy * fy);
   f[kDistBwd] = std::sqrt(bx * bx + by * by);
-  // Angle between u and v: atan2(|u x v|, u . v); backward uses v = -delta.
+  // Angle between u and v: atan2(|u x v|, u . v).
   f[kAngleFwd] = angle_of(std::fabs(oab_x * dy - oab_y * dx), oab_x * dx + oab_y * dy);
-  f[kAngleBwd] = angle_of(std::fabs(oba_x * dy - oba_y * dx), -(oba_x * dx + oba_y * dy));
+  f[kAngleBwd] = angle_of(std::fabs(oba_x * ey - oba_y * ex), oba_x * ex + oba_y * ey);
+}
+
+// Where a detection's displacements start: its position or its cell's centre.
+inline void origin_of(const DetectionsView& det, std::int64_t d, const DisplacementOrigin& origin, double& x,
+                      double& y) {
+  if (origin.cell_centre) {
+    x = det.cell.data[2 * d + 1] * origin.stride + 0.5 * origin.stride;
+    y = det.cell.data[2 * d] * origin.stride + 0.5 * origin.stride;
+  } else {
+    x = det.xy.data[2 * d];
+    y = det.xy.data[2 * d + 1];
+  }
 }
 
 #if defined(__SSE2__)
@@ -220,47 +240,50 @@ inline __m128d exp_neg_angle_pd(__m128d a) {
 #endif
 
 // Edges (d1, d2_q), q < nb: both distances and the logit without the exp(-dist) terms.
-// d1 has offset (ox1, oy1) and position (x1, y1); d2_q has offset (bx, by)[q] and position
-// (x2, y2)[q]; sc[k] = w_k / range_k. Two edges per step with SSE2 (the scalar tail does
-// the same operations in the same order, so results do not depend on the lane).
+// d1 has offset (ox1, oy1), origin (x1, y1) and position (px1, py1); d2_q has offset
+// (bx, by)[q], position (x2, y2)[q] and origin (u2, v2)[q]; fwd = p2 - q1, bwd = p1 - q2;
+// sc[k] = w_k / range_k. Two edges per step with SSE2 (the scalar tail does the same
+// operations in the same order, so results do not depend on the lane).
 struct LogitParams {
   double bias, sc[kNumPairwiseFeatures], mn[kNumPairwiseFeatures];
 };
 
-inline void partial_logit_one(double ox1, double oy1, double dx, double dy, double ox2, double oy2,
-                              const LogitParams& lp, double& df, double& db, double& z) {
-  const double fx = ox1 - dx, fy = oy1 - dy, gx = ox2 + dx, gy = oy2 + dy;
+inline void partial_logit_one(double ox1, double oy1, double dx, double dy, double ex, double ey, double ox2,
+                              double oy2, const LogitParams& lp, double& df, double& db, double& z) {
+  const double fx = ox1 - dx, fy = oy1 - dy, gx = ox2 - ex, gy = oy2 - ey;
   df = std::sqrt(fx * fx + fy * fy);
   db = std::sqrt(gx * gx + gy * gy);
   const double af = angle_of(std::fabs(ox1 * dy - oy1 * dx), ox1 * dx + oy1 * dy);
-  const double ab = angle_of(std::fabs(ox2 * dy - oy2 * dx), -(ox2 * dx + oy2 * dy));
+  const double ab = angle_of(std::fabs(ox2 * ey - oy2 * ex), ox2 * ex + oy2 * ey);
   z = lp.bias + lp.sc[kDistFwd] * (df - lp.mn[kDistFwd]) + lp.sc[kDistBwd] * (db - lp.mn[kDistBwd]) +
       lp.sc[kAngleFwd] * (af - lp.mn[kAngleFwd]) + lp.sc[kAngleBwd] * (ab - lp.mn[kAngleBwd]) +
       lp.sc[kExpAngleFwd] * (exp_neg_angle(af) - lp.mn[kExpAngleFwd]) +
       lp.sc[kExpAngleBwd] * (exp_neg_angle(ab) - lp.mn[kExpAngleBwd]);
 }
 
-void partial_logits(std::size_t nb, double ox1, double oy1, double x1, double y1, const double* bx,
-                    const double* by, const double* x2, const double* y2, const LogitParams& lp, double* dist_f,
-                    double* dist_b, double* zpart) {
+void partial_logits(std::size_t nb, double ox1, double oy1, double x1, double y1, double px1, double py1,
+                    const double* bx, const double* by, const double* x2, const double* y2, const double* u2,
+                    const double* v2, const LogitParams& lp, double* dist_f, double* dist_b, double* zpart) {
   std::size_t q = 0;
 #if defined(__SSE2__)
   const __m128d vox1 = _mm_set1_pd(ox1), voy1 = _mm_set1_pd(oy1), vx1 = _mm_set1_pd(x1), vy1 = _mm_set1_pd(y1);
+  const __m128d vpx1 = _mm_set1_pd(px1), vpy1 = _mm_set1_pd(py1);
   const __m128d sign = _mm_set1_pd(-0.0);
   auto term = [&](__m128d acc, int k, __m128d f) {
     return _mm_add_pd(acc, _mm_mul_pd(_mm_set1_pd(lp.sc[k]), _mm_sub_pd(f, _mm_set1_pd(lp.mn[k]))));
   };
   for (; q + 2 <= nb; q += 2) {
     const __m128d dx = _mm_sub_pd(_mm_loadu_pd(x2 + q), vx1), dy = _mm_sub_pd(_mm_loadu_pd(y2 + q), vy1);
+    const __m128d ex = _mm_sub_pd(vpx1, _mm_loadu_pd(u2 + q)), ey = _mm_sub_pd(vpy1, _mm_loadu_pd(v2 + q));
     const __m128d ox2 = _mm_loadu_pd(bx + q), oy2 = _mm_loadu_pd(by + q);
     const __m128d fx = _mm_sub_pd(vox1, dx), fy = _mm_sub_pd(voy1, dy);
-    const __m128d gx = _mm_add_pd(ox2, dx), gy = _mm_add_pd(oy2, dy);
+    const __m128d gx = _mm_sub_pd(ox2, ex), gy = _mm_sub_pd(oy2, ey);
     const __m128d df = _mm_sqrt_pd(_mm_add_pd(_mm_mul_pd(fx, fx), _mm_mul_pd(fy, fy)));
     const __m128d db = _mm_sqrt_pd(_mm_add_pd(_mm_mul_pd(gx, gx), _mm_mul_pd(gy, gy)));
     const __m128d cf = _mm_andnot_pd(sign, _mm_sub_pd(_mm_mul_pd(vox1, dy), _mm_mul_pd(voy1, dx)));
     const __m128d af = angle_of_pd(cf, _mm_add_pd(_mm_mul_pd(vox1, dx), _mm_mul_pd(voy1, dy)));
-    const __m128d cb = _mm_andnot_pd(sign, _mm_sub_pd(_mm_mul_pd(ox2, dy), _mm_mul_pd(oy2, dx)));
-    const __m128d ab = angle_of_pd(cb, _mm_xor_pd(sign, _mm_add_pd(_mm_mul_pd(ox2, dx), _mm_mul_pd(oy2, dy))));
+    const __m128d cb = _mm_andnot_pd(sign, _mm_sub_pd(_mm_mul_pd(ox2, ey), _mm_mul_pd(oy2, ex)));
+    const __m128d ab = angle_of_pd(cb, _mm_add_pd(_mm_mul_pd(ox2, ex), _mm_mul_pd(oy2, ey)));
     __m128d z = _mm_set1_pd(lp.bias);
     z = term(z, kDistFwd, df);
     z = term(z, kDistBwd, db);
@@ -273,13 +296,16 @@ void partial_logits(std::size_t nb, double ox1, double oy1, double x1, double y1
     _mm_storeu_pd(zpart + q, z);
   }
 #endif
-  for (; q < nb; ++q) partial_logit_one(ox1, oy1, x2[q] - x1, y2[q] - y1, bx[q], by[q], lp, dist_f[q], dist_b[q], zpart[q]);
+  for (; q < nb; ++q)
+    partial_logit_one(ox1, oy1, x2[q] - x1, y2[q] - y1, px1 - u2[q], py1 - v2[q], bx[q], by[q], lp, dist_f[q],
+                      dist_b[q], zpart[q]);
 }
 
 }  // namespace
 
-void edge_features(double oab_x, double oab_y, double oba_x, double oba_y, double dx, double dy, double* f) {
-  base_features(oab_x, oab_y, oba_x, oba_y, dx, dy, f);
+void edge_features(double oab_x, double oab_y, double oba_x, double oba_y, double fwd_x, double fwd_y, double bwd_x,
+                   double bwd_y, double* f) {
+  base_features(oab_x, oab_y, oba_x, oba_y, fwd_x, fwd_y, bwd_x, bwd_y, f);
   f[kExpDistFwd] = std::exp(-f[kDistFwd]);
   f[kExpDistBwd] = std::exp(-f[kDistBwd]);
   f[kExpAngleFwd] = exp_neg_angle(f[kAngleFwd]);
@@ -317,7 +343,8 @@ CandidateEdges candidate_edges(const ArrayView<std::int32_t, 1>& part, const Arr
 }
 
 void pairwise_features(const DetectionsView& det, const PairwiseMapView& pairwise,
-                       const ArrayView<std::int64_t, 2>& edges, double* out) {
+                       const ArrayView<std::int64_t, 2>& edges, double* out, const DisplacementOrigin& origin) {
+  check_origin(origin);
   const std::int64_t nj = check_map(pairwise);
   const std::int64_t n = check_detections(det, pairwise, nj);
   const std::int64_t ne = edges.shape[0];
@@ -335,14 +362,21 @@ void pairwise_features(const DetectionsView& det, const PairwiseMapView& pairwis
                                   " (pairwise features need two different joints)");
     const float* oab = read_offset(det, pairwise, nj, d1, b);
     const float* oba = read_offset(det, pairwise, nj, d2, a);
-    const double dx = static_cast<double>(det.xy.data[2 * d2]) - det.xy.data[2 * d1];
-    const double dy = static_cast<double>(det.xy.data[2 * d2 + 1]) - det.xy.data[2 * d1 + 1];
-    edge_features(oab[0], oab[1], oba[0], oba[1], dx, dy, out + kNumPairwiseFeatures * e);
+    double q1x, q1y, q2x, q2y;
+    origin_of(det, d1, origin, q1x, q1y);
+    origin_of(det, d2, origin, q2x, q2y);
+    const double dx = static_cast<double>(det.xy.data[2 * d2]) - q1x;
+    const double dy = static_cast<double>(det.xy.data[2 * d2 + 1]) - q1y;
+    const double ex = static_cast<double>(det.xy.data[2 * d1]) - q2x;
+    const double ey = static_cast<double>(det.xy.data[2 * d1 + 1]) - q2y;
+    edge_features(oab[0], oab[1], oba[0], oba[1], dx, dy, ex, ey, out + kNumPairwiseFeatures * e);
   }
 }
 
 PairwiseTerms pairwise_terms(const DetectionsView& det, const PairwiseMapView& pairwise,
-                             const SpatialModelView& model, const SameJointParams& same_joint) {
+                             const SpatialModelView& model, const SameJointParams& same_joint,
+                             const DisplacementOrigin& origin) {
+  check_origin(origin);
   const std::int64_t nj = check_map(pairwise);
   const std::int64_t n = check_detections(det, pairwise, nj);
   check_pairs(model.pairs, nj, "model.pairs");
@@ -376,7 +410,7 @@ PairwiseTerms pairwise_terms(const DetectionsView& det, const PairwiseMapView& p
   out.pair_index.resize(total);
   std::size_t e = 0;  // next edge
 
-  std::vector<double> bx, by, x2, y2, dist_f, dist_b, zpart;  // per detection of joint b
+  std::vector<double> bx, by, x2, y2, u2, v2, dist_f, dist_b, zpart;  // per detection of joint b
   for (std::int64_t p = 0; p < np; ++p) {
     const std::int64_t a = model.pairs.data[2 * p], b = model.pairs.data[2 * p + 1];
     const auto& ga = groups[static_cast<std::size_t>(a)];
@@ -401,13 +435,14 @@ PairwiseTerms pairwise_terms(const DetectionsView& det, const PairwiseMapView& p
     }
     // Structure of arrays for the b side, so that the inner loop over d2 vectorises.
     const std::size_t nb = gb.size();
-    for (auto* v : {&bx, &by, &x2, &y2, &dist_f, &dist_b, &zpart}) v->resize(nb);
+    for (auto* v : {&bx, &by, &x2, &y2, &u2, &v2, &dist_f, &dist_b, &zpart}) v->resize(nb);
     for (std::size_t q = 0; q < nb; ++q) {
       const float* o = read_offset(det, pairwise, nj, gb[q], a);
       bx[q] = o[0];
       by[q] = o[1];
       x2[q] = det.xy.data[2 * gb[q]];
       y2[q] = det.xy.data[2 * gb[q] + 1];
+      origin_of(det, gb[q], origin, u2[q], v2[q]);
     }
     LogitParams lp;
     lp.bias = wt[kBias];
@@ -417,9 +452,11 @@ PairwiseTerms pairwise_terms(const DetectionsView& det, const PairwiseMapView& p
     }
     for (std::int64_t d1 : ga) {
       const float* oab = read_offset(det, pairwise, nj, d1, b);
-      const double x1 = det.xy.data[2 * d1], y1 = det.xy.data[2 * d1 + 1];
-      partial_logits(nb, oab[0], oab[1], x1, y1, bx.data(), by.data(), x2.data(), y2.data(), lp, dist_f.data(),
-                     dist_b.data(), zpart.data());
+      const double px1 = det.xy.data[2 * d1], py1 = det.xy.data[2 * d1 + 1];
+      double x1, y1;
+      origin_of(det, d1, origin, x1, y1);
+      partial_logits(nb, oab[0], oab[1], x1, y1, px1, py1, bx.data(), by.data(), x2.data(), y2.data(), u2.data(),
+                     v2.data(), lp, dist_f.data(), dist_b.data(), zpart.data());
       for (std::size_t q = 0; q < nb; ++q) {
         const double ef = dist_f[q] < cutoff[0] ? std::exp(-dist_f[q]) : 0.0;
         const double eb = dist_b[q] < cutoff[1] ? std::exp(-dist_b[q]) : 0.0;

@@ -70,6 +70,22 @@ ARTTRACK_TEST(hand_computed_features_and_probs) {
   CHECK_NEAR(t.prob[0], sigmoid(-2.0), 1e-12);
   CHECK_NEAR(t.prob[2], 1.0 / (1.0 + std::exp(0.2 * 5.0 - 7.5)), 1e-12);
 
+  // DeeperCut's displacements from the cell centres (stride 8), by hand for (d2, d1):
+  // fwd = p1 - c(d2) = (12,12) - (4,12) = (8,0) against o_ab = (0,0) read at d2's cell;
+  // bwd = p(d2) - c(d1) = (7,8) - (12,12) = (-5,-4) against o_ba = (-8,0):
+  // |(-3, 4)| = 5 and the angle atan2(32, 40).
+  std::vector<std::int64_t> e21{2, 1};
+  pairwise_features(fx.det(), fx.pmap(), ArrayView<std::int64_t, 2>{e21.data(), {1, 2}}, f, DisplacementOrigin{true, 8.0});
+  const double a = std::atan2(32.0, 40.0);
+  const double want_cell[9] = {8, 5, 0, a, std::exp(-8.0), std::exp(-5.0), 1, std::exp(-a), 1};
+  for (int k = 0; k < 9; ++k) CHECK_NEAR(f[k], want_cell[k], 1e-12);
+  auto tc = pairwise_terms(fx.det(), fx.pmap(), fx.model(), SameJointParams{false, 0.2, 7.5},
+                           DisplacementOrigin{true, 8.0});
+  CHECK(tc.size() == 2);
+  CHECK_NEAR(tc.prob[1], sigmoid(-8.0 - 0.5 * 5.0 + 2.0), 1e-12);
+  CHECK_THROWS(pairwise_terms(fx.det(), fx.pmap(), fx.model(), SameJointParams{}, DisplacementOrigin{true, 0.0}),
+               std::invalid_argument);
+
   fx.fmin[1] = fx.fmax[1] = 3.0;  // zero range: scaled = f - min
   t = pairwise_terms(fx.det(), fx.pmap(), fx.model(), SameJointParams{false, 0.2, 7.5});
   CHECK(t.size() == 2);

@@ -7,13 +7,20 @@
 //
 //   o_ab  = map[c1.row, c1.col, pair_channel(a, b)]   predicted offset a -> b, read at d1
 //   o_ba  = map[c2.row, c2.col, pair_channel(b, a)]   predicted offset b -> a, read at d2
-//   delta = p2 - p1                                   real displacement
+//   fwd   = p2 - q1, bwd = p1 - q2                    real displacements
+//
+// where q is where a displacement starts (DisplacementOrigin): the detection's own position
+// (q = p, arttrack's fitted models: bwd = -fwd) or, as DeeperCut's
+// compute_different_part_pairwise measures it, the centre of its map cell
+// (q = (col * stride + stride / 2, row * stride + stride / 2)).
 //
 // The 9 raw features, in this order (the training code uses the same function):
-//   0 dist_fwd   |o_ab - delta|                        (pixels)
-//   1 dist_bwd   |o_ba + delta|                        (pixels)
-//   2 angle_fwd  angle between o_ab and delta,  in [0, pi] (atan2(|cross|, dot); 0 when a vector is 0)
-//   3 angle_bwd  angle between o_ba and -delta, in [0, pi]
+//   0 dist_fwd   |o_ab - fwd|                          (pixels)
+//   1 dist_bwd   |o_ba - bwd|                          (pixels)
+//   2 angle_fwd  angle between o_ab and fwd, in [0, pi] (atan2(|cross|, dot); 0 when a vector is 0)
+//   3 angle_bwd  angle between o_ba and bwd, in [0, pi]
+//   (DeeperCut writes the angle as |wrap(atan2(fwd) - atan2(o_ab))|: the same number, except
+//   that a zero vector there counts as angle 0 rather than giving 0 difference.)
 //   4 exp(-dist_fwd)   5 exp(-dist_bwd)   6 exp(-angle_fwd)   7 exp(-angle_bwd)
 //   8 bias       1
 // Spatial model per unordered joint pair (a, b) (rows of `pairs`; d1 is always the
@@ -74,6 +81,12 @@ struct SpatialModelView {
   ArrayView<double, 2> weights;       // (P, 9), weights[p][8] is the bias weight
 };
 
+// Where the real displacement of an edge starts (see the top of this file).
+struct DisplacementOrigin {
+  bool cell_centre = false;  // false: the detection's position; true: its cell's centre
+  double stride = 8.0;       // input pixels per map cell (used with cell_centre)
+};
+
 struct SameJointParams {
   bool enabled = true;  // add an edge between every two detections of the same joint
   double slope = 0.2;
@@ -96,10 +109,12 @@ CandidateEdges candidate_edges(const ArrayView<std::int32_t, 1>& part, const Arr
 // range, two detections of the same joint, a cell outside the map, a non-finite position
 // or a non-finite map value read.
 void pairwise_features(const DetectionsView& det, const PairwiseMapView& pairwise,
-                       const ArrayView<std::int64_t, 2>& edges, double* out);
+                       const ArrayView<std::int64_t, 2>& edges, double* out, const DisplacementOrigin& origin = {});
 
-// Features of one edge from the two offsets read from the map and delta = p2 - p1.
-void edge_features(double oab_x, double oab_y, double oba_x, double oba_y, double dx, double dy, double* f);
+// Features of one edge from the two offsets read from the map and the real displacements
+// fwd = p2 - q1 and bwd = p1 - q2.
+void edge_features(double oab_x, double oab_y, double oba_x, double oba_y, double fwd_x, double fwd_y, double bwd_x,
+                   double bwd_y, double* f);
 
 struct PairwiseTerms {
   std::vector<std::int64_t> edges;       // (E, 2) flattened, i < j
@@ -113,7 +128,8 @@ struct PairwiseTerms {
 // (stored as (min, max) of (d1, d2)), then, when enabled, the same-joint edges by joint,
 // pairs (i, j), i < j, in lexicographic order. J comes from the pairwise map.
 PairwiseTerms pairwise_terms(const DetectionsView& det, const PairwiseMapView& pairwise,
-                             const SpatialModelView& model, const SameJointParams& same_joint = {});
+                             const SpatialModelView& model, const SameJointParams& same_joint = {},
+                             const DisplacementOrigin& origin = {});
 
 // Cost log((1-p)/p) of a probability clipped to [1e-7, 1 - 1e-7] (node and edge costs).
 inline double cost_from_prob(double p) {

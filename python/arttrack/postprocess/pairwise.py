@@ -7,10 +7,14 @@ For a candidate edge from detection d1 (joint a, cell c1, position p1) to detect
 
 * ``o_ab`` = map[c1, pair_channel(a, b)], the predicted offset a -> b read at d1;
 * ``o_ba`` = map[c2, pair_channel(b, a)], the predicted offset b -> a read at d2;
-* ``delta`` = p2 - p1.
+* ``fwd`` = p2 - q1 and ``bwd`` = p1 - q2, the real displacements, where a detection's
+  origin ``q`` is set by the spatial model (:attr:`SpatialModel.origin`): its position
+  (``"position"``, arttrack's fitted models: ``bwd = -fwd``) or the centre of its map
+  cell (``"cell_centre"``, as DeeperCut's ``compute_different_part_pairwise`` measures
+  it, so the authors' models give the authors' probabilities).
 
-Raw features, in this order (:data:`FEATURE_NAMES`): ``|o_ab - delta|``, ``|o_ba + delta|``,
-the angle between o_ab and delta, the angle between o_ba and -delta (both in [0, pi],
+Raw features, in this order (:data:`FEATURE_NAMES`): ``|o_ab - fwd|``, ``|o_ba - bwd|``,
+the angle between o_ab and fwd, the angle between o_ba and bwd (both in [0, pi],
 atan2(|cross|, dot), 0 when a vector is zero), exp(-f) of those four, and a bias of 1.
 The spatial model of a joint pair min-max scales features 0..7,
 ``(f - min) / (max - min)`` (a zero range counts as 1, like scikit-learn's MinMaxScaler),
@@ -29,6 +33,7 @@ from arttrack.postprocess.peaks import Peaks
 
 __all__ = [
     "FEATURE_NAMES",
+    "ORIGINS",
     "NUM_FEATURES",
     "PairwiseTerms",
     "SpatialModel",
@@ -51,7 +56,8 @@ SAME_JOINT_SLOPE = 0.2
 SAME_JOINT_OFFSET = 7.5
 
 _FORMAT = "arttrack.spatial_model"
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2  # 2 added `origin`; version 1 files measure from the positions
+ORIGINS = ("position", "cell_centre")
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,14 +74,20 @@ class SpatialModel:
         feat_min: (P, 9) float64 per-feature minimum (column 8, the bias, is ignored).
         feat_max: (P, 9) float64 per-feature maximum.
         weights: (P, 9) float64 logistic weights, ``weights[:, 8]`` the intercept.
+        origin: where an edge's real displacement starts: ``"position"`` (the detection's
+            refined position; arttrack's fitted models) or ``"cell_centre"`` (its map
+            cell's centre; DeeperCut's models, :mod:`arttrack.convert.deepercut`).
     """
 
     pairs: np.ndarray
     feat_min: np.ndarray
     feat_max: np.ndarray
     weights: np.ndarray
+    origin: str = "position"
 
     def __post_init__(self) -> None:
+        if self.origin not in ORIGINS:
+            raise ValueError(f"origin must be one of {ORIGINS}, got {self.origin!r}")
         pairs = np.asarray(self.pairs)
         if pairs.size == 0:
             pairs = pairs.reshape(0, 2)
@@ -118,7 +130,7 @@ class SpatialModel:
         """Write the model to an .npz file (arrays plus a format tag and feature names)."""
         np.savez(path, format=np.array(_FORMAT), format_version=np.array(_FORMAT_VERSION),
                  feature_names=np.array(FEATURE_NAMES), pairs=self.pairs, feat_min=self.feat_min,
-                 feat_max=self.feat_max, weights=self.weights)
+                 feat_max=self.feat_max, weights=self.weights, origin=np.array(self.origin))
 
     @classmethod
     def load(cls, path: str | PathLike[str]) -> SpatialModel:
@@ -127,12 +139,13 @@ class SpatialModel:
             if "format" not in z.files or str(z["format"]) != _FORMAT:
                 raise ValueError(f"{path} is not an arttrack spatial model (.npz written by SpatialModel.save)")
             version = int(z["format_version"])
-            if version != _FORMAT_VERSION:
+            if version not in (1, _FORMAT_VERSION):
                 raise ValueError(f"{path}: unsupported spatial model format version {version}")
             names = tuple(str(s) for s in z["feature_names"])
             if names != FEATURE_NAMES:
                 raise ValueError(f"{path}: feature names {names} differ from this version's {FEATURE_NAMES}")
-            return cls(z["pairs"], z["feat_min"], z["feat_max"], z["weights"])
+            origin = str(z["origin"]) if version >= 2 else "position"
+            return cls(z["pairs"], z["feat_min"], z["feat_max"], z["weights"], origin)
 
 
 @dataclass(frozen=True, eq=False)
@@ -172,7 +185,8 @@ def candidate_edges(peaks: Peaks, pairs: np.ndarray, num_joints: int) -> tuple[n
     return core.candidate_edges(peaks.part, pairs, int(num_joints))
 
 
-def pairwise_features(peaks: Peaks, pairwise: np.ndarray, edges: np.ndarray) -> np.ndarray:
+def pairwise_features(peaks: Peaks, pairwise: np.ndarray, edges: np.ndarray, *,
+                      origin: str = "position", stride: float = 8.0) -> np.ndarray:
     """Raw (E, 9) float64 features (order :data:`FEATURE_NAMES`) of directed edges.
 
     Args:
@@ -180,8 +194,17 @@ def pairwise_features(peaks: Peaks, pairwise: np.ndarray, edges: np.ndarray) -> 
         pairwise: (H, W, J*(J-1), 2) float32 pairwise offsets in pixels (de-normalised).
             Only the values read are checked for NaN/inf.
         edges: (E, 2) int64 rows (d1, d2) of detections of two different joints.
+        origin: where displacements start (:attr:`SpatialModel.origin`).
+        stride: input pixels per map cell (for ``origin="cell_centre"``).
     """
-    return core.pairwise_features(peaks.part, peaks.xy, peaks.cell, pairwise, edges)
+    return core.pairwise_features(peaks.part, peaks.xy, peaks.cell, pairwise, edges,
+                                  _cell_centre(origin), float(stride))
+
+
+def _cell_centre(origin: str) -> bool:
+    if origin not in ORIGINS:
+        raise ValueError(f"origin must be one of {ORIGINS}, got {origin!r}")
+    return origin == "cell_centre"
 
 
 def pairwise_terms(
@@ -192,6 +215,7 @@ def pairwise_terms(
     same_joint: bool = True,
     same_joint_slope: float = SAME_JOINT_SLOPE,
     same_joint_offset: float = SAME_JOINT_OFFSET,
+    stride: float = 8.0,
 ) -> PairwiseTerms:
     """All candidate edges of a frame with their probabilities.
 
@@ -199,11 +223,13 @@ def pairwise_terms(
     (min, max) of (d1, d2)) with p from the spatial model; then, if ``same_joint``, an edge
     between every two detections of the same joint (by joint, then lexicographic (i, j))
     with ``p = 1 / (1 + exp(same_joint_slope * d - same_joint_offset))``, d the distance in
-    pixels. J is taken from the pairwise map.
+    pixels. J is taken from the pairwise map; ``stride`` (input pixels per cell) places the
+    cell centres of a model whose ``origin`` is ``"cell_centre"``.
     """
     edges, prob, same, pair_index = core.pairwise_terms(
         peaks.part, peaks.xy, peaks.cell, pairwise, model.pairs, model.feat_min, model.feat_max,
-        model.weights, bool(same_joint), float(same_joint_slope), float(same_joint_offset))
+        model.weights, bool(same_joint), float(same_joint_slope), float(same_joint_offset),
+        _cell_centre(model.origin), float(stride))
     return PairwiseTerms(edges, prob, same, pair_index)
 
 

@@ -164,7 +164,8 @@ def spatial_terms(peaks: Peaks, pairwise: np.ndarray, spatial_model: SpatialMode
     return pairwise_terms(peaks, np.ascontiguousarray(pairwise, dtype=np.float32), spatial_model,
                           same_joint=settings.same_joint,
                           same_joint_slope=settings.same_joint_slope,
-                          same_joint_offset=settings.same_joint_offset)
+                          same_joint_offset=settings.same_joint_offset,
+                          stride=settings.stride)
 
 
 def group(peaks: Peaks, terms: PairwiseTerms,
