@@ -266,7 +266,9 @@ class Predictor:
         self.mode = mode
         self.batch_size = int(batch_size)
         self.stride = float(net.stride)
-        self.multiple = int(net.output_stride)
+        # Inputs are padded to a multiple of this: the output stride for arttrack's own
+        # ResNets, 1 (no padding: exactly TensorFlow's computation) for the TF-slim layout.
+        self.multiple = int(getattr(net, "input_multiple", net.output_stride))
         base = settings or MultiPersonSettings()
         self.settings = _replace(base, stride=float(codec.stride),
                                  locref_stdev=float(codec.locref_stdev))
@@ -318,6 +320,7 @@ class Predictor:
             config = load_checkpoint(ckpt).config
             if config is None:
                 raise ValueError(f"checkpoint {ckpt} carries no config; pass --config")
+            config = _beside_checkpoint(config, ckpt)
         elif not isinstance(config, Config):
             config = load_config(config)
         net = factory.build_model(config, pretrained=False)
@@ -424,6 +427,19 @@ class Predictor:
         if settings is None:
             return self.settings
         return _replace(settings, stride=self.stride, locref_stdev=float(self.codec.locref_stdev))
+
+
+def _beside_checkpoint(config: Any, ckpt: PathLike) -> Any:
+    """An embedded config's relative ``pairwise_stats_fn`` that does not exist from here is
+    taken from the checkpoint's folder, where shipped and imported models keep it."""
+    from pathlib import Path
+
+    fn = config.pairwise_stats_fn
+    if fn and not Path(fn).is_absolute() and not Path(fn).is_file():
+        near = Path(ckpt).parent / Path(fn).name
+        if near.is_file():
+            return config.replace(pairwise_stats_fn=str(near))
+    return config
 
 
 def _replace(settings: Any, **kw: Any) -> Any:

@@ -2,7 +2,7 @@
 
 ::
 
-    python -m arttrack.convert --src resnet101.safetensors --arch resnet101 --out resnet101_in1k.ckpt
+    python -m arttrack.convert torch --src resnet101.safetensors --arch resnet101 --out resnet101_in1k.ckpt
 
 Input: a state dict in torchvision / timm naming (``conv1.weight``, ``bn1.running_mean``,
 ``layer1.0.conv1.weight``, ``layer1.0.downsample.0.weight``, ``fc.*`` ...) stored as
@@ -17,20 +17,17 @@ loadable with ``create_model(arch, pretrained=out)``, plus ``<out>.json`` descri
 source. Every shape is checked; missing or mismatched parameters are an error (the usual
 sign of weights for another architecture), unexpected keys are reported.
 
-Note: torchvision/timm ResNets put the bottleneck stride on the 3x3 convolution, as does
-:class:`arttrack.models.resnet.ResNet`; Caffe/MSRA and TF-slim weights (stride on the
-first 1x1) would convert shape-wise but compute something different, so they are not
-supported here.
+Note: torchvision/timm ResNets put the bottleneck stride on the first unit's 3x3
+convolution, as does :class:`arttrack.models.resnet.ResNet`. TF-slim weights (the stride on
+each block's last unit) have their own layout and converter, :mod:`arttrack.convert.tf`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -39,8 +36,7 @@ import numpy as np
 
 from arttrack._atomic import atomic_path
 
-__all__ = ["ConversionReport", "convert_file", "convert_state_dict", "load_state_dict_file",
-           "main"]
+__all__ = ["ConversionReport", "convert_file", "convert_state_dict", "load_state_dict_file"]
 
 logger = logging.getLogger(__name__)
 
@@ -229,51 +225,3 @@ def convert_file(src: str | os.PathLike, out: str | os.PathLike, arch: str = "re
     with atomic_path(checkpoint_meta_path(out)) as tmpm:
         tmpm.write_text(json.dumps(meta, indent=2), encoding="utf-8")
     return report
-
-
-def _parse_depths(s: str | None):
-    if s is None:
-        return None
-    try:
-        d = tuple(int(x) for x in s.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--depths wants four comma-separated ints, got {s!r}")
-    if len(d) != 4:
-        raise argparse.ArgumentTypeError(f"--depths wants four comma-separated ints, got {s!r}")
-    return d
-
-
-def main(argv: list[str] | None = None) -> int:
-    from arttrack.models import list_models
-
-    ap = argparse.ArgumentParser(
-        prog="python -m arttrack.convert",
-        description="Convert torchvision/timm ResNet weights (.safetensors/.npz; .pth needs "
-                    "PyTorch) to an arttrack backbone checkpoint for create_model(pretrained=).")
-    ap.add_argument("--src", required=True, help="source state dict file")
-    ap.add_argument("--arch", default="resnet101", choices=list_models())
-    ap.add_argument("--out", required=True, help="output MindSpore checkpoint (.ckpt)")
-    ap.add_argument("--depths", type=_parse_depths, default=None,
-                    help="override layer depths, e.g. 3,4,23,3")
-    ap.add_argument("--width", type=int, default=None, help="override base width")
-    ap.add_argument("--block", choices=["basic", "bottleneck"], default=None)
-    ap.add_argument("--strict", action="store_true", help="fail on unexpected keys too")
-    ap.add_argument("-v", "--verbose", action="store_true")
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    try:
-        import mindspore as ms
-
-        ms.set_device("CPU")
-        report = convert_file(args.src, args.out, args.arch, depths=args.depths,
-                              width=args.width, block=args.block, strict=args.strict)
-    except (OSError, ValueError, RuntimeError) as exc:
-        print(f"arttrack.convert: error: {exc}", file=sys.stderr)
-        return 1
-    print(f"wrote {args.out}: {report.summary()}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -26,10 +26,11 @@ from arttrack._atomic import atomic_path
 from .arttrack_net import OUTPUT_ORDER, ArtTrackNet, PredictionHead, outputs_as_dict
 from .losses import ArtTrackLoss, ArtTrackWithLoss
 from .resnet import BasicBlock, Bottleneck, ResNet
+from .slim_resnet import SlimResNetV1
 
 __all__ = [
     "ARCHS", "ArtTrackLoss", "ArtTrackNet", "ArtTrackWithLoss", "BasicBlock", "Bottleneck", "ModelConfig", "OUTPUT_ORDER",
-    "PredictionHead", "ResNet", "checkpoint_meta_path", "create_model", "list_models",
+    "PredictionHead", "ResNet", "SlimResNetV1", "checkpoint_meta_path", "create_model", "list_models",
     "load_backbone_checkpoint", "load_checkpoint_meta", "load_model_checkpoint",
     "model_from_checkpoint", "model_kwargs_from_config", "outputs_as_dict", "save_model_checkpoint",
 ]
@@ -48,6 +49,12 @@ ARCHS: dict[str, tuple[str, tuple[int, int, int, int], int]] = {
     "resnet_tiny_basic": ("basic", (1, 1, 1, 1), 16),
     # Fully custom: pass depths / width / block.
     "resnet": ("bottleneck", (1, 1, 1, 1), 64),
+    # TF-slim resnet_v1 (arttrack.models.slim_resnet): the layout of the DeeperCut authors'
+    # models and of TF-slim's ImageNet checkpoints (python -m arttrack.convert tf).
+    "resnet_v1_50": ("slim", (3, 4, 6, 3), 64),
+    "resnet_v1_101": ("slim", (3, 4, 23, 3), 64),
+    "resnet_v1_152": ("slim", (3, 8, 36, 3), 64),
+    "resnet_v1": ("slim", (1, 1, 1, 1), 64),  # custom depths / width
 }
 
 DEFAULT_INTERMEDIATE_LAYER = 12
@@ -132,7 +139,9 @@ def create_model(name: str = "resnet101", *, pretrained: str | os.PathLike | Non
 
     Args:
         name: one of :func:`list_models` (``"resnet50"``, ``"resnet101"``, ``"resnet152"``,
-            ``"resnet18"``, ``"resnet34"``, ``"resnet_tiny"``, ``"resnet"`` for custom).
+            ``"resnet18"``, ``"resnet34"``, ``"resnet_tiny"``, ``"resnet"`` for custom;
+            ``"resnet_v1_50"``, ``"resnet_v1_101"``, ``"resnet_v1_152"``, ``"resnet_v1"``
+            for TF-slim's layout, that of the DeeperCut authors' models).
         pretrained: optional MindSpore checkpoint with backbone weights (from
             ``python -m arttrack.convert``) loaded as the backbone initialisation.
         **cfg: :class:`ModelConfig` fields: ``num_joints`` (14), ``locref`` (True),
@@ -147,9 +156,16 @@ def create_model(name: str = "resnet101", *, pretrained: str | os.PathLike | Non
     """
     config = ModelConfig.from_dict({"arch": name, **cfg})
     block, depths, width = config.resolved
-    backbone = ResNet(depths=depths, width=width, block=block,
-                      output_stride=config.output_stride, freeze_bn=config.freeze_bn,
-                      tap_layer3_unit=config.interm_layer)
+    if (block == "slim") != (ARCHS[config.arch][0] == "slim"):
+        raise ValueError(f"block {block!r} does not fit architecture {config.arch!r}: the "
+                         "TF-slim layout is chosen by a resnet_v1_* name")
+    if block == "slim":
+        backbone = SlimResNetV1(depths=depths, width=width, output_stride=config.output_stride,
+                                freeze_bn=config.freeze_bn, tap_layer3_unit=config.interm_layer)
+    else:
+        backbone = ResNet(depths=depths, width=width, block=block,
+                          output_stride=config.output_stride, freeze_bn=config.freeze_bn,
+                          tap_layer3_unit=config.interm_layer)
     net = ArtTrackNet(backbone, config.num_joints, locref=config.locref,
                       pairwise=config.pairwise,
                       intermediate_supervision=config.intermediate_supervision)

@@ -97,6 +97,9 @@ class ArtTrackNet(nn.Cell):
         self.use_interm = bool(intermediate_supervision)
         self.output_stride = backbone.output_stride
         self.stride = backbone.output_stride // 2
+        # Inputs are padded to a multiple of this (the output stride unless the backbone
+        # takes any size exactly, as the TF-slim one does: 1).
+        self.input_multiple = backbone.input_multiple or backbone.output_stride
         cin = backbone.out_channels
         self.part_pred = PredictionHead(cin, j)
         if self.use_locref:
@@ -104,8 +107,9 @@ class ArtTrackNet(nn.Cell):
         if self.use_pairwise:
             self.pairwise_pred = PredictionHead(cin, 2 * j * (j - 1))
         if self.use_interm:
-            # layer3 has stride 16 (os 16, 32) or 8 (os 8); bring it to the part map stride.
-            l3_stride = backbone.layer_strides[2]
+            # the tapped layer3 features have stride 16 (os 16, 32) or 8 (os 8); bring them
+            # to the part map stride.
+            l3_stride = backbone.tap_stride
             self.part_pred_interm = PredictionHead(backbone.channels[2], j,
                                                    stride=2 * l3_stride // self.output_stride)
         # The tapped backbone returns (mid, final); an untapped one returns final.

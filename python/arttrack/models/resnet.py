@@ -130,6 +130,9 @@ class ResNet(nn.Cell):
     for intermediate supervision), else ``layer4_feature`` only.
     """
 
+    # Inputs are padded to a multiple of the output stride (the predictor does it).
+    input_multiple = None
+
     def __init__(self, depths: Sequence[int] = (3, 4, 23, 3), width: int = 64,
                  block: str = "bottleneck", output_stride: int = 16, freeze_bn: bool = False,
                  tap_layer3_unit: int | None = None) -> None:
@@ -174,6 +177,7 @@ class ResNet(nn.Cell):
             self.channels.append(cin)
         self.layer1, self.layer2, self.layer3, self.layer4 = layers
         self.out_channels = self.channels[3]
+        self.tap_stride = self.layer_strides[2]  # stride of the tapped layer3 features
         if tap_layer3_unit is not None:
             # Split layer3 at the tap without changing parameter names: layer3 keeps
             # all its blocks; construct runs them by index.
