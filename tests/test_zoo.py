@@ -326,11 +326,12 @@ def test_converter_failure_keeps_previous_model(home, server, reg):
     models_before = {k: v for k, v in before.items() if k.startswith("models/")}
     assert {k: v for k, v in snapshot(home).items() if k.startswith("models/")} == models_before
     assert zoo.model_dir(NAME, reg) == d
-    # the verified downloads are kept for the next try, which then downloads nothing
-    assert sorted(p.name for p in (home / "downloads" / NAME).iterdir()) == sorted(FILES)
+    # the converter refused what was downloaded, so nothing of it is kept: the next try
+    # downloads afresh (a corrupt file would otherwise fail the same way forever)
+    assert not (home / "downloads" / NAME).exists()
     n = len(server.requests)
     fetch(reg, force=True)
-    assert len(server.requests) == n
+    assert len(server.requests) == n + len(FILES)
     assert not (home / "downloads" / NAME).exists()
 
 
@@ -502,16 +503,119 @@ def test_real_registry_is_well_formed():
     assert names == {"deepercut-coco-resnet101", "deepercut-mpii-resnet101",
                      "imagenet-resnet_v1_50", "imagenet-resnet_v1_101"}
     coco = zoo.REGISTRY["deepercut-coco-resnet101"]
-    assert [f.name for f in coco.files] == [
-        "coco-resnet-101.data-00000-of-00001", "coco-resnet-101.meta", "coco-resnet-101.index",
-        "pairwise_coco.tar.gz"]
+    assert [f.name for f in coco.files] == [  # the authors' .meta graph is not needed
+        "coco-resnet-101.data-00000-of-00001", "coco-resnet-101.index", "pairwise_coco.tar.gz"]
+    # the expected size is the network's variables' bytes (the authors' full-size manifest)
+    assert coco.approx_download_size == 214_919_312 + 25_000 + 50_000
     assert coco.files[-1].extract and coco.files[-1].contents == ("pairwise",)
     slim = zoo.REGISTRY["imagenet-resnet_v1_101"].files[0]
     assert slim.url.endswith("/resnet_v1_101_2016_08_28.tar.gz")
     assert slim.contents == ("resnet_v1_101.ckpt",)
+    import importlib
+
     for e in zoo.REGISTRY.values():
         assert all(f.url.startswith(("http://", "https://")) for f in e.files)
-        assert e.converter.startswith("arttrack.convert.tf:")
+        module, _, fn = e.converter.partition(":")
+        assert module == "arttrack.convert.tf" and callable(getattr(importlib.import_module(module), fn))
+
+
+# --------------------------------------------------------------------------- the real converter
+DEEPERCUT = Path(__file__).parent / "data" / "deepercut"
+
+
+def _tiny_coco_registry(server) -> dict:
+    """The test-sized DeeperCut COCO model (tests/data/deepercut) served as the authors
+    publish theirs: checkpoint files plus pairwise_coco.tar.gz."""
+    for suffix in (".index", ".data-00000-of-00001"):
+        (server.root / f"coco{suffix}").write_bytes((DEEPERCUT / f"tiny-coco{suffix}").read_bytes())
+    with tarfile.open(server.root / "pairwise_coco.tar.gz", "w:gz") as tar:
+        for p in sorted((DEEPERCUT / "pairwise").iterdir()):
+            if p.name != "pairwise_stats_1based.mat":
+                tar.add(p, arcname=f"pairwise/{p.name}")
+    files = tuple(zoo.RemoteFile(n, server.url + n) for n in ("coco.data-00000-of-00001", "coco.index"))
+    files += (zoo.RemoteFile("pairwise_coco.tar.gz", server.url + "pairwise_coco.tar.gz",
+                             extract=True, contents=("pairwise",)),)
+    entry = zoo.ModelEntry(name="tiny-coco", summary="test-sized DeeperCut COCO model",
+                           task="multi-person", joint_set="coco17", files=files,
+                           converter="arttrack.convert.tf:import_deepercut_model",
+                           licence="test", citation="test", homepage="http://127.0.0.1/")
+    return {"tiny-coco": entry}
+
+
+def test_fetch_converts_a_deepercut_model(home, server):
+    """A normal fetch through the real converter, then a cut-off download that resumes,
+    a corrupted tensor (rejected, cache unchanged) and a server that refuses."""
+    import numpy as np
+
+    from arttrack.checkpoint import load_checkpoint
+
+    reg = _tiny_coco_registry(server)
+    d = zoo.fetch("tiny-coco", registry=reg, progress=False, backoff=0.001)
+    meta = zoo.read_model_json(d)
+    assert (meta["checkpoint"], meta["spatial_model"], meta["pairwise_stats"]) == (
+        "model.ckpt", "spatial.npz", "pairwise_stats.npz")
+    assert meta["trained_on"] == "coco" and meta["joint_set"] == "coco17"
+    assert sorted(p.name for p in d.iterdir()) == ["model.ckpt", "model.json", "pairwise_stats.npz",
+                                                  "spatial.npz"]
+    data = (DEEPERCUT / "tiny-coco.data-00000-of-00001").read_bytes()
+    src = {s["file"]: s for s in meta["sources"]}
+    assert src["coco.data-00000-of-00001"]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert load_checkpoint(d / "model.ckpt").config.net_type == "resnet_v1"
+
+    # cut off mid-file: the download resumes with a Range request and converts the same
+    zoo.remove("tiny-coco", registry=reg)
+    server.requests.clear()
+    server.cut["coco.data-00000-of-00001"] = len(data) // 3
+    d = zoo.fetch("tiny-coco", registry=reg, progress=False, backoff=0.001)
+    assert f"bytes={len(data) // 3}-" in server.ranges("coco.data-00000-of-00001")
+    params = load_checkpoint(d / "model.ckpt").params
+    w = params["part_pred.deconv.weight"].asnumpy()
+    assert w.shape == (32, 17, 3, 3) and np.isfinite(w).all()
+
+    # a corrupted tensor: the checkpoint's own CRC32C rejects it; the cache stays as it was
+    zoo.remove("tiny-coco", registry=reg)
+    bad = bytearray(data)
+    bad[len(bad) // 2] ^= 0xFF
+    (server.root / "coco.data-00000-of-00001").write_bytes(bytes(bad))
+    before = snapshot(home)
+    with pytest.raises(zoo.ConversionError, match="CRC32C"):
+        zoo.fetch("tiny-coco", registry=reg, progress=False, backoff=0.001)
+    assert not (home / "models" / "tiny-coco").exists()
+    assert {k: v for k, v in snapshot(home).items() if k.startswith("models/")} == \
+        {k: v for k, v in before.items() if k.startswith("models/")}
+
+    # a server that refuses
+    server.refuse["coco.index"] = 403
+    with pytest.raises(zoo.DownloadError, match="403"):
+        zoo.fetch("tiny-coco", registry=reg, progress=False, backoff=0.001, force=True)
+    assert not (home / "models" / "tiny-coco").exists()
+
+
+def test_multiperson_uses_a_fetched_model_by_name(home, server, monkeypatch, tmp_path, capsys):
+    """python -m arttrack.multiperson VIDEO --model NAME with the model fetched into the
+    cache: the model folder's files are found and the video is tracked."""
+    import cv2
+    import numpy as np
+
+    from arttrack import multiperson
+    from arttrack.io_json import read_canonical
+
+    reg = _tiny_coco_registry(server)
+    monkeypatch.setattr(zoo, "REGISTRY", reg)
+    zoo.fetch("tiny-coco", progress=False, backoff=0.001)
+    img = cv2.imread(str(DEEPERCUT / "astronaut.png"))
+    video = tmp_path / "clip.mp4"
+    wr = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (img.shape[1], img.shape[0]))
+    for k in range(3):
+        wr.write(np.roll(img, 2 * k, axis=1))
+    wr.release()
+    rc = multiperson.main([str(video), "--model", "tiny-coco", "--out-dir", str(tmp_path / "o"),
+                           "--no-video", "--mode", "pynative"])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    assert "warning" not in cap.err
+    doc = read_canonical(tmp_path / "o" / "clip.json")
+    assert len(doc["frames"]) == 3 and doc["meta"]["model"]["name"] == "tiny-coco"
 
 
 # --------------------------------------------------------------------------- CLI

@@ -121,14 +121,17 @@ def _run(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps([r.to_dict() for r in rows], indent=2))
             return 0
-        table = [("NAME", "TASK", "JOINTS", "INSTALLED", "SUMMARY")]
+        table = [("NAME", "TASK", "JOINTS", "DOWNLOAD", "INSTALLED", "SUMMARY")]
         for r in rows:
+            approx = r.entry.approx_download_size
+            exact = r.entry.download_size is not None
             table.append((r.entry.name, r.entry.task, r.entry.joint_set or "-",
+                          "?" if approx is None else ("" if exact else "~") + _size(approx),
                           f"yes ({_size(r.size_bytes)})" if r.installed else "no",
                           r.entry.summary))
-        widths = [max(len(row[i]) for row in table) for i in range(4)]
+        widths = [max(len(row[i]) for row in table) for i in range(5)]
         for row in table:
-            print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[4])
+            print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[5])
         print(f"\ncache: {zoo.cache_root()}")
         return 0
     if args.command == "fetch":

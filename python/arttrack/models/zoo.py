@@ -131,6 +131,8 @@ class RemoteFile:
     # these already-extracted paths are accepted in place of the tarball itself (the
     # authors' scripts unpack, and for the TF-slim weights never keep, the tarball).
     contents: tuple[str, ...] = ()
+    # Expected size when the exact one is unknown: shown to users, never enforced.
+    approx_size: int | None = None
 
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name or "\\" in self.name or self.name in (".", ".."):
@@ -175,6 +177,12 @@ class ModelEntry:
         sizes = [f.size for f in self.files]
         return None if any(s is None for s in sizes) else sum(sizes)
 
+    @property
+    def approx_download_size(self) -> int | None:
+        """The exact total when known, else the sum of the files' expected sizes."""
+        sizes = [f.size if f.size is not None else f.approx_size for f in self.files]
+        return None if any(s is None for s in sizes) else sum(sizes)
+
 
 _DEEPERCUT_URL = "https://datasets.d2.mpi-inf.mpg.de/deepercut-models-tensorflow/"
 # The URLs are those of the authors' download scripts (eldar/pose-tensorflow,
@@ -196,20 +204,25 @@ _RESNET_CITATION = ("K. He, X. Zhang, S. Ren, J. Sun: Deep Residual Learning for
                     "research/slim)")
 
 
-def _tf_checkpoint(prefix: str) -> tuple[RemoteFile, ...]:
+def _tf_checkpoint(prefix: str, data_bytes: int) -> tuple[RemoteFile, ...]:
     # Sizes and sha256 of the authors' files are not known here (this was written on a
     # machine that cannot reach their server), so they are None: fetch then checks the
-    # size the server announces (Content-Length / Content-Range) and records the sha256 of
-    # what it got in model.json. Fill them in once known to have them enforced.
-    return tuple(RemoteFile(prefix + ext, _DEEPERCUT_URL + prefix + ext, size=None, sha256=None)
-                 for ext in (".data-00000-of-00001", ".meta", ".index"))
+    # size the server announces (Content-Length / Content-Range), the checkpoint's own
+    # CRC32C of every tensor, and records the sha256 of what it got in model.json. Fill
+    # them in once known to have them enforced. The approximate size is the network's
+    # variables (tests/data/deepercut/manifest.json: a V2 .data file is their bytes).
+    # The .meta graph the authors' script also fetches is not needed: arttrack builds the
+    # network itself.
+    return (RemoteFile(prefix + ".data-00000-of-00001", _DEEPERCUT_URL + prefix + ".data-00000-of-00001",
+                       approx_size=data_bytes),
+            RemoteFile(prefix + ".index", _DEEPERCUT_URL + prefix + ".index", approx_size=25_000))
 
 
-def _slim_resnet(arch: str) -> RemoteFile:
+def _slim_resnet(arch: str, approx: int) -> RemoteFile:
     tgz = f"{arch}_2016_08_28.tar.gz"
-    # size / sha256 unknown here (see _tf_checkpoint).
+    # size / sha256 unknown here (see _tf_checkpoint); ~ the variables' bytes.
     return RemoteFile(tgz, _TF_SLIM_URL + tgz, size=None, sha256=None, extract=True,
-                      contents=(f"{arch}.ckpt",))
+                      contents=(f"{arch}.ckpt",), approx_size=approx)
 
 
 _ENTRIES = (
@@ -217,32 +230,33 @@ _ENTRIES = (
         name="deepercut-coco-resnet101",
         summary="DeeperCut multi-person ResNet-101 on COCO (17 joints) with pairwise terms",
         task="multi-person", joint_set="coco17",
-        files=_tf_checkpoint("coco-resnet-101") + (
+        files=_tf_checkpoint("coco-resnet-101", 214_919_312) + (
             # Unpacks to pairwise/pairwise_stats.mat + pairwise/spatial_model_cidx_<a>_<b>.mat.
             # size / sha256 unknown here (see _tf_checkpoint).
             RemoteFile("pairwise_coco.tar.gz", _DEEPERCUT_URL + "pairwise_coco.tar.gz",
-                       size=None, sha256=None, extract=True, contents=("pairwise",)),),
+                       size=None, sha256=None, extract=True, contents=("pairwise",),
+                       approx_size=50_000),),
         converter="arttrack.convert.tf:import_deepercut_model",
         licence=_DEEPERCUT_LICENCE, citation=_DEEPERCUT_CITATION, homepage=_DEEPERCUT_HOME),
     ModelEntry(
         name="deepercut-mpii-resnet101",
         summary="DeeperCut single-person ResNet-101 on MPII (14 joints)",
         task="single-person", joint_set="mpii14",
-        files=_tf_checkpoint("mpii-single-resnet-101"),
+        files=_tf_checkpoint("mpii-single-resnet-101", 174_034_912),
         converter="arttrack.convert.tf:import_deepercut_model",
         licence=_DEEPERCUT_LICENCE, citation=_DEEPERCUT_CITATION, homepage=_DEEPERCUT_HOME),
     ModelEntry(
         name="imagenet-resnet_v1_50",
         summary="TF-slim ResNet-50 v1 ImageNet weights (backbone initialisation)",
         task="imagenet-backbone", joint_set=None,
-        files=(_slim_resnet("resnet_v1_50"),),
+        files=(_slim_resnet("resnet_v1_50", 102_440_608),),
         converter="arttrack.convert.tf:import_imagenet_backbone",
         licence=_TF_SLIM_LICENCE, citation=_RESNET_CITATION, homepage=_TF_SLIM_HOME),
     ModelEntry(
         name="imagenet-resnet_v1_101",
         summary="TF-slim ResNet-101 v1 ImageNet weights (backbone initialisation)",
         task="imagenet-backbone", joint_set=None,
-        files=(_slim_resnet("resnet_v1_101"),),
+        files=(_slim_resnet("resnet_v1_101", 178_618_016),),
         converter="arttrack.convert.tf:import_imagenet_backbone",
         licence=_TF_SLIM_LICENCE, citation=_RESNET_CITATION, homepage=_TF_SLIM_HOME),
 )
@@ -316,7 +330,9 @@ def model_dir(name: str, registry: Mapping[str, ModelEntry] | None = None) -> Pa
     d = _installed_dir(name)
     if d is None:
         size = entry.download_size
-        what = f"download {_human(size)}" if size is not None else "download size unknown"
+        approx = entry.approx_download_size
+        what = (f"download {_human(size)}" if size is not None else
+                f"download about {_human(approx)}" if approx is not None else "download size unknown")
         raise ModelNotFoundError(f"model {name!r} is not installed in {_models_root()}; fetch it "
                                  f"with {_fetch_hint(name)} ({what})")
     return d
@@ -891,6 +907,14 @@ def fetch(name: str, *, from_dir: str | os.PathLike | None = None, force: bool =
             (staging / MODEL_JSON).write_text(json.dumps(doc, indent=2) + "\n",
                                               encoding="utf-8")
             final = _install(staging, models / name)
+        except ConversionError:
+            # The downloads passed every check the registry knows, yet the converter (which
+            # checks the checkpoint's own CRC32C of every tensor) refused them: they are not
+            # kept, so the next fetch downloads afresh instead of failing the same way.
+            shutil.rmtree(staging, ignore_errors=True)
+            if from_dir is None:
+                shutil.rmtree(_downloads_dir(name), ignore_errors=True)
+            raise
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             _rmdir_if_empty(_downloads_dir(name))
