@@ -72,7 +72,8 @@ def env(tmp_path_factory):
         people = [np.stack([p.keypoints("coco17") for p in fr]) for fr in clip.people if fr]
         stats_path = root / "model" / "pairwise_stats.npz"
         save_pairwise_stats(compute_pairwise_stats(people, COCO17), stats_path)
-        cfg = Config().replace(net_type="resnet_tiny", width=8, joint_set="coco17",
+        # dataset_type coco: stands in for a real model (a synthetic one draws a warning)
+        cfg = Config().replace(dataset_type="coco", net_type="resnet_tiny", width=8, joint_set="coco17",
                                multi_person=True, pairwise_predict=True,
                                pairwise_stats_fn=str(stats_path), det_min_score=0.55)
         net = build_model(cfg, pretrained=False)
@@ -432,6 +433,8 @@ def test_demo_flow_with_a_stand_in_model(env, monkeypatch, capsys):
     shutil.copy(env["ckpt"], d / multiperson.DEMO_CKPT)
     shutil.copy(env["spatial"], d / "spatial.npz")
     shutil.copy(env["ckpt"].parent / "pairwise_stats.npz", d / "pairwise_stats.npz")
+    for name in ("model.json", "temporal.npz"):  # model.json names the files
+        shutil.copy(multiperson.demo_dir() / name, d / name)
     monkeypatch.setattr(multiperson, "demo_dir", lambda: d)
     out = env["root"] / "out_demo"
     rc = multiperson.main(["--demo", "--out-dir", str(out), "--no-video", "--max-frames", "8"])
@@ -601,3 +604,78 @@ def test_shipped_demo_model(tmp_path, capsys):
     assert rc == 0, capsys.readouterr().err
     r = json.loads(out.read_text())["results"]["st"]
     assert r["ap"] >= 65 and r["mota"] >= 50, r
+
+
+# ----------------------------------------------------------------------------- --model
+def test_default_model_not_fetched_names_the_command(env, monkeypatch, tmp_path, capsys):
+    from arttrack import multiperson
+
+    monkeypatch.setenv("ARTTRACK_HOME", str(tmp_path / "cache"))
+    out = tmp_path / "o"
+    for extra in ([], ["--model", "deepercut-coco-resnet101"]):
+        rc = multiperson.main([str(env["video"]), "--out-dir", str(out), *extra])
+        msg = _one_line_error(rc, capsys.readouterr().err)
+        assert "python -m arttrack.models fetch deepercut-coco-resnet101" in msg
+        assert "not installed" in msg and "download" in msg
+    assert not out.exists()
+    rc = multiperson.main([str(env["video"]), "--out-dir", str(out), "--model", "no-such-model"])
+    assert "'no-such-model' is neither a model name" in _one_line_error(rc, capsys.readouterr().err)
+
+
+def _model_folder(root: Path, env, **doc) -> Path:
+    import json
+    import shutil
+
+    d = root / "folder_model"
+    d.mkdir(exist_ok=True)
+    shutil.copy(env["ckpt"], d / "net.ckpt")
+    shutil.copy(env["spatial"], d / "spatial.npz")
+    shutil.copy(env["ckpt"].parent / "pairwise_stats.npz", d / "stats.npz")
+    meta = {"name": "tiny", "format": 1, "task": "multi-person", "joint_set": "coco17",
+            "sources": [], "licence": "test", "citation": "", "checkpoint": "net.ckpt",
+            "spatial_model": "spatial.npz", "pairwise_stats": "stats.npz"}
+    meta.update(doc)
+    (d / "model.json").write_text(json.dumps(meta))
+    return d
+
+
+def test_model_folder_runs_and_single_person_is_refused(env, tmp_path, capsys):
+    from arttrack import multiperson
+
+    d = _model_folder(tmp_path, env)
+    out = tmp_path / "o"
+    rc = multiperson.main([str(env["video"]), "--model", str(d), "--out-dir", str(out),
+                           "--no-video", "--max-frames", "3", "--mode", "pynative"])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    assert "warning" not in cap.err  # a COCO-trained stand-in: no synthetic warning
+    data = read_canonical(out / "clip.json")
+    assert len(data["frames"]) == 3 and data["meta"]["model"]["name"] == "tiny"
+    assert data["meta"]["model"]["checkpoint"] == str(d / "net.ckpt")
+
+    (tmp_path / "s").mkdir()
+    single = _model_folder(tmp_path / "s", env, task="single-person", spatial_model=None)
+    rc = multiperson.main([str(env["video"]), "--model", str(single), "--out-dir", str(tmp_path / "o2")])
+    msg = _one_line_error(rc, capsys.readouterr().err)
+    assert "single-person" in msg and "pairwise head" in msg and "deepercut-coco-resnet101" in msg
+    assert not (tmp_path / "o2").exists()
+    (d / "spatial.npz").unlink()
+    rc = multiperson.main([str(env["video"]), "--model", str(d), "--out-dir", str(tmp_path / "o3")])
+    assert "incomplete: spatial.npz is missing" in _one_line_error(rc, capsys.readouterr().err)
+    rc = multiperson.main([str(env["video"]), "--model", str(tmp_path), "--out-dir", str(tmp_path / "o3")])
+    assert "not an arttrack model folder" in _one_line_error(rc, capsys.readouterr().err)
+
+
+def test_synthetic_model_on_real_video_warns_once(env, tmp_path, capsys):
+    """The shipped demo model (trained on synthetic figures) on a video that is not the demo
+    clip: it runs, and one warning line says its output on real footage is meaningless."""
+    from arttrack import multiperson
+
+    out = tmp_path / "o"
+    rc = multiperson.main([str(env["video"]), "--model", str(multiperson.demo_dir()),
+                           "--out-dir", str(out), "--no-video", "--max-frames", "2",
+                           "--mode", "pynative"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    warn = [ln for ln in err.splitlines() if "warning" in ln]
+    assert len(warn) == 1 and "synthetic figures only" in warn[0] and "meaningless" in warn[0]

@@ -70,6 +70,9 @@ DEMO_KPT_THR = 0.6
 FILL_GAP = 8  # default --fill-gap (arttrack.tracking.TrackSmoother)
 MIN_TRACK_FRAMES = 8  # default --min-track-frames
 DEMO_FILES = (DEMO_CKPT, "spatial.npz", "pairwise_stats.npz")
+# --model when neither --ckpt nor --demo is given: the authors' COCO model, fetched once
+# with `python -m arttrack.models fetch deepercut-coco-resnet101`.
+DEFAULT_MODEL = "deepercut-coco-resnet101"
 
 __all__ = ["FrameDetections", "FrameSource", "InputError", "PeopleLinker", "RunResult",
            "build_parser", "demo_clip_config", "demo_dir", "main", "open_source", "run"]
@@ -716,6 +719,50 @@ def _load_model(ckpt: Path, config: Optional[str], device: Optional[str], mode: 
     return pred, spatial_model, sp
 
 
+def _resolve_model(name_or_dir: str) -> Path:
+    """A registry name (installed in the cache) or a model folder; InputError otherwise,
+    naming the command that fetches a registered model that is missing."""
+    from arttrack.models import zoo
+
+    try:
+        return zoo.resolve(name_or_dir)
+    except zoo.ModelError as exc:
+        raise InputError(str(exc)) from None
+
+
+def _model_folder_files(folder: Path, args: argparse.Namespace
+                        ) -> tuple[Path, Optional[str], Optional[str], Optional[str], dict]:
+    """(checkpoint, spatial, pairwise stats, temporal, model.json) of a model folder, with
+    --spatial / --pairwise-stats / --temporal taking precedence."""
+    from arttrack.models import zoo
+
+    try:
+        doc = zoo.read_model_json(folder)
+    except zoo.ModelError as exc:
+        raise InputError(str(exc)) from None
+    if doc.get("task") != "multi-person" or not doc.get("spatial_model"):
+        raise InputError(f"model {doc.get('name', folder)!r} is a {doc.get('task', 'unknown')} model "
+                         "without a pairwise head and spatial model; multi-person tracking needs "
+                         f"one such as {DEFAULT_MODEL}")
+
+    def file_of(key: str) -> Optional[str]:
+        name = doc.get(key)
+        if not name:
+            return None
+        path = folder / name
+        if not path.is_file():
+            raise InputError(f"model folder {folder} is incomplete: {name} is missing (fetch it "
+                             "again with `python -m arttrack.models fetch NAME --force`)")
+        return str(path)
+
+    ckpt = file_of("checkpoint")
+    if ckpt is None:
+        raise InputError(f"{folder / 'model.json'} names no checkpoint")
+    return (Path(ckpt), args.spatial or file_of("spatial_model"),
+            args.pairwise_stats or file_of("pairwise_stats"),
+            args.temporal or file_of("temporal_model"), doc)
+
+
 def demo_clip_config(size: tuple[int, int] = DEMO_SIZE) -> Any:
     """The :class:`arttrack.data.synthetic.SyntheticConfig` of the demo clips (2-4 people of
     :data:`DEMO_PERSON_HEIGHT`, with eyes and hair that show where they face):
@@ -755,8 +802,12 @@ def _write_demo_clip(out_dir: Path, overwrite: bool) -> tuple[Path, Path]:
 # ======================================================================================
 EXAMPLES = """\
 examples:
+  python -m arttrack.models fetch deepercut-coco-resnet101    (once)
+  python -m arttrack.multiperson clip.mp4
+      the authors' COCO model (default --model) -> out/clip.json, out/clip_pose.mp4
   python -m arttrack.multiperson --demo
       synthetic clip + the shipped demo model; prints PoseTrack AP / MOTA
+  python -m arttrack.multiperson clip.mp4 --model path/to/model_folder
   python -m arttrack.multiperson clip.mp4 --ckpt run/snapshot-1300.ckpt
       (spatial model: run/spatial.npz unless --spatial) -> out/clip.json, out/clip_pose.mp4
   python -m arttrack.multiperson frames/ --ckpt m.ckpt --spatial s.npz --fps 30 --no-video
@@ -777,7 +828,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo", action="store_true",
                    help="track a generated synthetic clip with the shipped demo model")
     g = p.add_argument_group("model")
-    g.add_argument("--ckpt", help="training checkpoint (embeds its config) or model checkpoint")
+    g.add_argument("--model", help=f"a model name from `python -m arttrack.models list` or a "
+                                   f"model folder (with model.json); default {DEFAULT_MODEL}")
+    g.add_argument("--ckpt", help="training checkpoint (embeds its config) or model checkpoint "
+                                  "(instead of --model)")
     g.add_argument("--config", help="experiment YAML (default: the checkpoint's embedded config)")
     g.add_argument("--spatial", help="spatial model .npz (default: spatial.npz next to --ckpt)")
     g.add_argument("--temporal", help="temporal model .npz (default: built in)")
@@ -856,21 +910,25 @@ def _main(args: argparse.Namespace) -> int:
     if args.demo:
         if args.input:
             raise InputError("--demo takes no input (it generates its own clip)")
+        if args.model or args.ckpt:
+            raise InputError("--demo uses the shipped demo model; drop --model / --ckpt")
         d = demo_dir()
         missing = [f for f in (DEMO_CKPT, "spatial.npz") if not (d / f).is_file()]
         if missing:
             raise InputError(f"the demo model is not installed ({d / missing[0]} is missing); "
                              "train one with `python scripts/train_demo_model.py`")
-        ckpt, spatial = d / DEMO_CKPT, str(d / "spatial.npz")
-        stats = args.pairwise_stats or (str(d / "pairwise_stats.npz")
-                                        if (d / "pairwise_stats.npz").is_file() else None)
-        tpath = args.temporal or (str(d / "temporal.npz") if (d / "temporal.npz").is_file() else None)
+        ckpt, spatial, stats, tpath, model_doc = _model_folder_files(d, args)
     else:
         if not args.input:
             raise InputError("give an input video / folder / glob (or --demo)")
-        if not args.ckpt:
-            raise InputError("--ckpt is required (or --demo)")
-        ckpt, spatial, stats, tpath = Path(args.ckpt), args.spatial, args.pairwise_stats, args.temporal
+        if args.ckpt and args.model:
+            raise InputError("give --model or --ckpt, not both")
+        if args.ckpt:
+            ckpt, spatial, stats, tpath = Path(args.ckpt), args.spatial, args.pairwise_stats, args.temporal
+            model_doc = None
+        else:
+            ckpt, spatial, stats, tpath, model_doc = _model_folder_files(
+                _resolve_model(args.model or DEFAULT_MODEL), args)
     if tpath:
         from arttrack.tracking import TemporalModel
 
@@ -892,6 +950,8 @@ def _main(args: argparse.Namespace) -> int:
     meta_extra["model"] = {"checkpoint": str(ckpt), "spatial_model": str(sp),
                            "pairwise_stats": str(stats) if stats else
                            getattr(pred.config, "pairwise_stats_fn", None)}
+    if model_doc is not None:
+        meta_extra["model"]["name"] = model_doc.get("name")
     meta_extra["tracker"] = {"temporal_model": str(tpath) if tpath else "default"}
     res = run(source, pred, spatial_model, out_dir, tracker=args.tracker, temporal=temporal,
               max_gap=args.max_gap, fill_gap=args.fill_gap,
@@ -900,7 +960,11 @@ def _main(args: argparse.Namespace) -> int:
               max_frames=args.max_frames, batch_size=args.batch_size, kpt_thr=kpt_thr,
               video=not args.no_video, formats=formats, overwrite=args.overwrite,
               meta_extra=meta_extra)
-    for w in res.warnings:
+    warnings = list(res.warnings)
+    if not args.demo and getattr(pred.config, "dataset_type", None) == "synthetic":
+        warnings.append("this model was trained on synthetic figures only; its output on real "
+                        f"footage is meaningless (use --model {DEFAULT_MODEL})")
+    for w in warnings:
         print(f"{PROG}: warning: {w}", file=sys.stderr)
     print(f"{PROG}: {res.summary()}")
     print(f"{PROG}: wrote {res.json_path}" + (f", {res.video_path}" if res.video_path else "")
