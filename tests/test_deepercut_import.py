@@ -324,3 +324,62 @@ def test_cli_imports_and_refuses_bad_input(tmp_path, capsys):
     # a head size that fits no joint set named
     refused("tf", PREFIX, "--pairwise-dir", DATA / "pairwise", "--joint-set", "mpii14",
             words=["17 channels", "mpii14 has 14 joints"])
+
+
+# ----------------------------------------------------------------------------- training
+def test_imagenet_v1_weights_install_from_dir_and_train(tmp_path):
+    """The registry's TF-slim ImageNet entry installed from files downloaded by hand
+    (``fetch --from``, the real converter), named in the config's init_weights, and a few
+    training steps of the slim ResNet from it: the run starts from the converted weights
+    (frozen batch-norm statistics are exactly TF-slim's) and trains (convolutions move)."""
+    import os
+    import subprocess
+    import sys
+
+    from arttrack import checkpoint as ck
+    from arttrack.io.tf_checkpoint import read_tf_checkpoint
+    from arttrack.models import zoo
+
+    home = tmp_path / "home"
+    env = dict(os.environ, ARTTRACK_HOME=str(home), GLOG_v="2")
+    hand = tmp_path / "by_hand"
+    hand.mkdir()
+    shutil.copy(DATA / "tiny_imagenet_v1.ckpt", hand / "resnet_v1_50.ckpt")  # as tar leaves it
+    os.environ["ARTTRACK_HOME"] = str(home)
+    try:
+        folder = zoo.fetch("imagenet-resnet_v1_50", from_dir=hand, progress=False)
+    finally:
+        del os.environ["ARTTRACK_HOME"]
+    doc = zoo.read_model_json(folder)
+    assert doc["init_weights"] == "backbone.ckpt" and doc["trained_on"] == "imagenet"
+
+    repo = Path(__file__).resolve().parents[1]
+    sets = {"net_type": "resnet_v1", "depths": "[2,2,12,2]", "width": "1",
+            "init_weights": "imagenet-resnet_v1_50", "freeze_bn": "true",
+            "synthetic_image_size": "[64,64]",
+            "synthetic_size": "4", "batch_size": "2", "num_workers": "1", "mode": "graph",
+            "display_iters": "1", "save_iters": "1000", "multi_step": "[[0.005,3]]",
+            "scale_jitter_lo": "0.9", "scale_jitter_up": "1.0",
+            "snapshot_prefix": str(tmp_path / "out" / "snap")}
+    args = [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
+    r = subprocess.run([sys.executable, "-m", "arttrack.train", "--config",
+                        str(repo / "configs" / "synthetic_tiny.yaml"), "--quiet", *args],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    losses = [float(x) for x in __import__("re").findall(r"loss ([0-9.eE+-]+)", r.stderr)]
+    assert len(losses) == 3 and all(np.isfinite(losses))
+    trained = {k: v.asnumpy() for k, v in ck.load_checkpoint(tmp_path / "out" / "snap-3.ckpt").params.items()}
+    tf = read_tf_checkpoint(DATA / "tiny_imagenet_v1.ckpt")
+    bn = "resnet_v1_50/block3/unit_7/bottleneck_v1/conv2/BatchNorm/moving_mean"
+    np.testing.assert_array_equal(trained["network.backbone.block3.units.6.conv2_bn.moving_mean"], tf[bn])
+    w0 = np.transpose(tf["resnet_v1_50/block2/unit_1/bottleneck_v1/conv1/weights"], (3, 2, 0, 1))
+    w3 = trained["network.backbone.block2.units.0.conv1.weight"]
+    assert w3.shape == w0.shape and 0 < np.abs(w3 - w0).max() < 0.5 * np.abs(w0).max()
+
+    # not fetched: the config error names the command that fetches it
+    r = subprocess.run([sys.executable, "-m", "arttrack.train", "--config",
+                        str(repo / "configs" / "synthetic_tiny.yaml"), "--quiet", *args,
+                        "--set", "init_weights=imagenet-resnet_v1_101"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and len(r.stderr.splitlines()) == 1, r.stderr
+    assert "python -m arttrack.models fetch imagenet-resnet_v1_101" in r.stderr

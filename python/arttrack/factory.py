@@ -22,12 +22,11 @@ def build_model(cfg: Config, *, pretrained: bool = True):
     from arttrack.models import create_model, load_model_checkpoint, model_kwargs_from_config
 
     init = cfg.init_weights if (pretrained and cfg.init_weights) else None
-    if init is not None and not Path(init).is_file():
-        raise ConfigError(f"init_weights: {init} not found; convert ImageNet weights with "
-                          "`python -m arttrack.convert` or set init_weights: ''")
+    if init is not None:
+        init = resolve_weights("init_weights", init)
     whole = cfg.load_from if (pretrained and cfg.load_from) else None
-    if whole is not None and not Path(whole).is_file():
-        raise ConfigError(f"load_from: {whole} not found")
+    if whole is not None:
+        whole = resolve_weights("load_from", whole)
     if cfg.intermediate_supervision:
         from arttrack.models import ARCHS
 
@@ -49,6 +48,37 @@ def build_model(cfg: Config, *, pretrained: bool = True):
         except ValueError as exc:  # CheckpointError included
             raise ConfigError(f"load_from: {exc}") from None
     return net
+
+
+def resolve_weights(key: str, value: str) -> str:
+    """The checkpoint file behind ``init_weights`` / ``load_from``: a file path, or the name
+    of a model in arttrack's registry (``imagenet-resnet_v1_101`` for init_weights, a pose
+    model such as ``deepercut-coco-resnet101`` for load_from) fetched into the cache."""
+    path = Path(value).expanduser()
+    if path.is_file():
+        return str(path)
+    from arttrack.models import zoo
+
+    if value not in zoo.REGISTRY:
+        hint = ("convert ImageNet weights with `python -m arttrack.convert`, name a registered "
+                "backbone such as imagenet-resnet_v1_101, or set init_weights: ''"
+                if key == "init_weights" else "give a checkpoint file or a registered model name")
+        raise ConfigError(f"{key}: {value} not found; {hint}")
+    want = "imagenet-backbone" if key == "init_weights" else ("multi-person", "single-person")
+    task = zoo.REGISTRY[value].task
+    if task not in (want if isinstance(want, tuple) else (want,)):
+        other = "load_from" if key == "init_weights" else "init_weights"
+        raise ConfigError(f"{key}: {value} is a {task} model; it belongs in {other}")
+    try:
+        folder = zoo.model_dir(value)
+        doc = zoo.read_model_json(folder)
+    except zoo.ModelError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+    name = doc.get("init_weights" if key == "init_weights" else "checkpoint")
+    if not name or not (folder / name).is_file():
+        raise ConfigError(f"{key}: the cached {value} in {folder} is incomplete; fetch it again "
+                          f"with `python -m arttrack.models fetch {value} --force`")
+    return str(folder / name)
 
 
 def load_pairwise_stats_for(cfg: Config):
