@@ -7,8 +7,10 @@ TensorFlow itself restores from them.
 
 from __future__ import annotations
 
+import pickle
 import shutil
 import struct
+import subprocess
 import sys
 from pathlib import Path
 
@@ -410,4 +412,186 @@ def test_corrupt_snappy_block_with_a_valid_crc(tmp_path):
     v1 = tmp_path / "model.ckpt"
     write_table(v1, [(b"", b"x" * 10)], kind=1)  # a CRC-valid block that is not snappy
     with raises([str(v1), "snappy"]):
+        read_tf_checkpoint(v1)
+
+
+# --- the fast path for V1 values (fixed-width packed fields cut out before protobuf) ------
+
+def _key(number: int, wire_type: int) -> bytes:
+    return _varint(number << 3 | wire_type)
+
+
+def _len_field(number: int, payload: bytes) -> bytes:
+    return _key(number, 2) + _varint(len(payload)) + payload
+
+
+def _floats(values, fmt: str = "<f4") -> bytes:
+    return np.asarray(values, dtype=fmt).tobytes()
+
+
+def _v1_record(slice_fields: bytes, tensor_proto: bytes) -> bytes:
+    """SavedTensorSlices{data (2): SavedSlice{slice_fields, data (3): tensor_proto}}."""
+    return _len_field(2, slice_fields + _len_field(3, tensor_proto))
+
+
+def _conv_record_parts() -> tuple[bytes, bytes, bytes, np.ndarray]:
+    """The CONV slice record of the V1 fixture taken apart: its key, its SavedSlice without
+    data, its TensorProto without float_val, and its float values."""
+    value = dict(table_pairs(V1))
+    key = next(k for k in value if tfc._v1_key_name(k) == CONV.encode())
+    saved = tfc._SavedTensorSlices.FromString(value[key]).data
+    floats = np.array(saved.data.float_val, dtype=np.float32)
+    tensor = type(saved.data)()
+    tensor.CopyFrom(saved.data)
+    tensor.ClearField("float_val")
+    saved.ClearField("data")
+    return key, saved.SerializeToString(), tensor.SerializeToString(), floats
+
+
+def _write_v1_with_conv_record(path: Path, record: bytes) -> None:
+    key = _conv_record_parts()[0]
+    write_table(path, [(k, record if k == key else v) for k, v in table_pairs(V1)])
+
+
+def test_v1_under_pure_python_protobuf_matches_tensorflow(tmp_path):
+    # MindSpore forces protobuf's pure-Python runtime (set before protobuf is first
+    # imported, so this needs a fresh interpreter); there the float values must not go
+    # through protobuf's per-value decoding, and must come out bit for bit the same.
+    out = tmp_path / "v1.pkl"
+    script = (
+        "import os, pickle, sys\n"
+        "try:\n"
+        "    import mindspore  # noqa: F401\n"
+        "except ImportError:\n"
+        "    os.environ['PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION'] = 'python'\n"
+        "from google.protobuf.internal import api_implementation\n"
+        "from arttrack.io.tf_checkpoint import read_tf_checkpoint\n"
+        "got = read_tf_checkpoint(sys.argv[1])\n"
+        "with open(sys.argv[2], 'wb') as f:\n"
+        "    pickle.dump((api_implementation.Type(), got), f)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", script, str(V1), str(out)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    with open(out, "rb") as f:
+        implementation, got = pickle.load(f)
+    assert implementation == "python"
+    assert_same(got, expected("v1"))
+    here = read_tf_checkpoint(V1)  # with this process's protobuf runtime
+    assert sorted(got) == sorted(here)
+    for name, value in got.items():
+        assert value.dtype == here[name].dtype and value.shape == here[name].shape, name
+        if value.dtype == object:
+            assert value.tolist() == here[name].tolist(), name
+        else:
+            assert value.tobytes() == here[name].tobytes(), name
+
+
+def _check_cut_against_protobuf(record: bytes) -> None:
+    """The record parsed by protobuf alone == what is left after the cut, parsed by
+    protobuf, with the values cut out put back."""
+    whole = tfc._SavedTensorSlices.FromString(record)
+    rest, cut = tfc._cut_v1_record(record)
+    assert cut is not None
+    if not whole.HasField("data"):
+        assert rest is record
+        return
+    assert len(rest) < len(record) or rest is record
+    merged = tfc._SavedTensorSlices.FromString(rest)
+    tensor = merged.data.data
+    for field in ("float_val", "double_val", "scomplex_val", "dcomplex_val"):
+        assert len(getattr(tensor, field)) == 0
+        values = cut.array(field)
+        getattr(tensor, field).extend(values.tolist())
+        want = np.array(getattr(whole.data.data, field), dtype=values.dtype)
+        assert values.tobytes() == want.tobytes(), field
+    assert tensor.tensor_content == b""
+    assert bytes(cut.tensor_content) == whole.data.data.tensor_content
+    tensor.tensor_content = bytes(cut.tensor_content)
+    assert merged == whole
+    assert merged.SerializeToString(deterministic=True) == whole.SerializeToString(deterministic=True)
+
+
+def test_v1_cut_keeps_protobuf_semantics():
+    name = _len_field(1, b"t")
+    dtype = _key(1, 0) + _varint(1)
+    unknown = _key(99, 0) + _varint(300) + _key(98, 1) + b"12345678" + _len_field(97, b"xyz")
+    records = [
+        # one packed chunk, as TensorFlow writes it
+        _v1_record(name, dtype + _len_field(5, _floats([1.5, -2.0, 3.25]))),
+        # packed chunks and single (unpacked) values mixed: all count, in order
+        _v1_record(name, dtype + _len_field(5, _floats([1, 2])) + _key(5, 5) + _floats([3])
+                   + _len_field(5, _floats([4, 5])) + _key(5, 5) + _floats([6])),
+        # double / complex values, packed and single, and unknown fields at every level
+        unknown + _v1_record(name + unknown, _len_field(6, _floats([0.1, 1e300], "<f8"))
+                             + unknown + _key(6, 1) + _floats([-0.0], "<f8")
+                             + _len_field(9, _floats([1, 2, 3, 4])) + _len_field(12, _floats([7, 8], "<f8"))),
+        # the TensorProto given twice in a SavedSlice, the SavedSlice twice in the record:
+        # protobuf merges them, appending the repeated fields
+        _len_field(2, name + _len_field(3, dtype + _len_field(5, _floats([1, 2])))
+                   + _len_field(3, _len_field(5, _floats([3]))))
+        + _len_field(2, _len_field(3, _len_field(5, _floats([4])) + _key(5, 5) + _floats([5]))),
+        # tensor_content: the last one wins, even an empty one
+        _v1_record(name, dtype + _len_field(4, b"\x00" * 8) + _len_field(4, b"\x01" * 4)),
+        _v1_record(name, dtype + _len_field(4, b"\x00" * 8) + _len_field(4, b"")),
+        # float_val with a wire type it does not have: an unknown field to protobuf
+        _v1_record(name, dtype + _key(5, 0) + _varint(7) + _key(5, 1) + b"\x00" * 8
+                   + _len_field(5, _floats([9]))),
+        # varint-packed fields stay with protobuf
+        _v1_record(name, _key(1, 0) + _varint(9) + _len_field(10, _varint(5) + _varint(2**40))),
+        # empty packed fields, an empty TensorProto, an empty record
+        _v1_record(name, _len_field(5, b"") + _len_field(6, b"")),
+        _v1_record(name, b""),
+        b"",
+    ]
+    for record in records:
+        _check_cut_against_protobuf(record)
+    # a group (wire types 3 and 4) is not stepped through: protobuf gets the whole record
+    group = _key(50, 3) + _key(1, 0) + _varint(1) + _key(50, 4)
+    record = _v1_record(name + group, dtype + _len_field(5, _floats([1])))
+    assert tfc._cut_v1_record(record) == (record, None)
+
+
+def test_v1_values_split_into_chunks_read_back_the_same(tmp_path):
+    key, saved, tensor, floats = _conv_record_parts()
+    raw = floats.astype("<f4").tobytes()
+    tensor += (_len_field(5, raw[:400]) + _key(5, 5) + raw[400:404] + _len_field(5, raw[404:]))
+    v1 = tmp_path / "model.ckpt"
+    _write_v1_with_conv_record(v1, _v1_record(saved, tensor))
+    assert_same(read_tf_checkpoint(v1), expected("v1"))
+
+
+def test_v1_malformed_packed_values(tmp_path):
+    key, saved, tensor, floats = _conv_record_parts()
+    raw = floats.astype("<f4").tobytes()
+    v1 = tmp_path / "model.ckpt"
+    # a packed float_val whose length runs past its TensorProto and the record
+    bad = tensor + _key(5, 2) + _varint(len(raw) + 100) + raw
+    _write_v1_with_conv_record(v1, _v1_record(saved, bad))
+    with raises([str(v1), f"a slice of tensor '{CONV}'", "not a valid SavedTensorSlices",
+                 f"field 5 claims {len(raw) + 100} bytes", f"has {len(raw)} left"]):
+        read_tf_checkpoint(v1)
+    assert read_tf_checkpoint(v1, ["global_step"])["global_step"].item() == 123456789012
+    # a record cut short: the SavedSlice's own length runs past it
+    _write_v1_with_conv_record(v1, _v1_record(saved, tensor + _len_field(5, raw))[:-7])
+    with raises([str(v1), f"a slice of tensor '{CONV}'", "not a valid SavedTensorSlices", "field 2 claims"]):
+        read_tf_checkpoint(v1)
+    # a packed float_val of 10 bytes (not whole floats)
+    _write_v1_with_conv_record(v1, _v1_record(saved, tensor + _len_field(5, raw[:10])))
+    with raises([str(v1), f"a slice of tensor '{CONV}'", "float_val", "10 bytes", "not a multiple of 4"]):
+        read_tf_checkpoint(v1)
+    # a packed double_val of 12 bytes
+    _write_v1_with_conv_record(v1, _v1_record(saved, tensor + _len_field(6, b"\x00" * 12)))
+    with raises([str(v1), "double_val", "12 bytes", "not a multiple of 8"]):
+        read_tf_checkpoint(v1)
+    # a single float_val cut off, and a varint key running off the end of the record
+    _write_v1_with_conv_record(v1, _v1_record(saved, tensor + _key(5, 5) + b"\x00\x00"))
+    with raises([str(v1), f"tensor '{CONV}'", "runs past the end"]):
+        read_tf_checkpoint(v1)
+    _write_v1_with_conv_record(v1, _len_field(2, saved + _len_field(3, tensor)) + b"\x80")
+    with raises([str(v1), f"tensor '{CONV}'", "varint runs past the end"]):
+        read_tf_checkpoint(v1)
+    # whole values of the wrong count still fail the slice's count check
+    _write_v1_with_conv_record(v1, _v1_record(saved, tensor + _len_field(5, raw[:-4])))
+    with raises([str(v1), f"tensor '{CONV}'", "287 values", "needs 288"]):
         read_tf_checkpoint(v1)

@@ -107,6 +107,11 @@ class SlimBottleneck(nn.Cell):
         if self.has_shortcut:
             self.shortcut = _conv(cin, depth, 1, stride)
             self.shortcut_bn = _bn(depth, freeze_bn)
+        elif self.stride > 1:
+            # slim's subsample: a 1x1 max pool with the stride (every other pixel from the
+            # first). A strided slice would compute the same, but its gradient fails in
+            # MindSpore 2.10's PyNative mode ("StridedSliceGrad ... out of bounds").
+            self.subsample = nn.MaxPool2d(kernel_size=1, stride=self.stride, pad_mode="valid")
         self.conv1 = _conv(cin, depth_bottleneck, 1)
         self.conv1_bn = _bn(depth_bottleneck, freeze_bn)
         # conv2d_same: explicit symmetric padding of (k_eff - 1) / 2 when strided; SAME
@@ -121,7 +126,7 @@ class SlimBottleneck(nn.Cell):
         if self.has_shortcut:
             shortcut = self.shortcut_bn(self.shortcut(x))
         elif self.stride > 1:
-            shortcut = x[:, :, ::self.stride, ::self.stride]
+            shortcut = self.subsample(x)
         else:
             shortcut = x
         out = self.relu(self.conv1_bn(self.conv1(x)))
@@ -190,8 +195,13 @@ class SlimResNetV1(nn.Cell):
         self.conv1_bn = _bn(root, freeze_bn)
         self.relu = nn.ReLU()
         # Zero padding with the Pad primitive (MindSpore 2.10 exports neither PadV3 nor a
-        # padded max pool to ONNX), cropped per input parity in construct.
-        self.pool_pad = ops.Pad(((0, 0), (0, 0), (1, 1), (1, 1)))
+        # padded max pool to ONNX), one per parity of (height, width): an odd side is padded
+        # by one on both ends, an even side at the end only. (Padding by one everywhere and
+        # cropping would need a strided slice, whose gradient fails in PyNative mode.)
+        self.pool_pad_ee = ops.Pad(((0, 0), (0, 0), (0, 1), (0, 1)))
+        self.pool_pad_eo = ops.Pad(((0, 0), (0, 0), (0, 1), (1, 1)))
+        self.pool_pad_oe = ops.Pad(((0, 0), (0, 0), (1, 1), (0, 1)))
+        self.pool_pad_oo = ops.Pad(((0, 0), (0, 0), (1, 1), (1, 1)))
         self.pool = nn.MaxPool2d(kernel_size=3, stride=2, pad_mode="valid")
         cin = root
         blocks = []
@@ -219,10 +229,12 @@ class SlimResNetV1(nn.Cell):
     def _max_pool_same(self, x):
         # TF 'SAME' for a 3x3 / stride-2 pool: total padding 1 (even side) or 2 (odd side),
         # the odd pixel at the end. Shapes are static when the graph is compiled.
-        # Padded by one on every side, an even side drops its first padding row / column.
-        h, w = x.shape[2], x.shape[3]
-        x = self.pool_pad(x)
-        return self.pool(x[:, :, 1 - h % 2:, 1 - w % 2:])
+        h_odd, w_odd = x.shape[2] % 2 == 1, x.shape[3] % 2 == 1
+        if h_odd:
+            x = self.pool_pad_oo(x) if w_odd else self.pool_pad_oe(x)
+        else:
+            x = self.pool_pad_eo(x) if w_odd else self.pool_pad_ee(x)
+        return self.pool(x)
 
     def construct(self, x):
         x = self.relu(self.conv1_bn(self.conv1(x)))
