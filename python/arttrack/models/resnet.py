@@ -102,6 +102,21 @@ class Bottleneck(nn.Cell):
 BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
 
 
+def checked_depths(depths: Sequence[int], width: int, tap_layer3_unit: int | None,
+                   stage: str, units: str) -> tuple[int, ...]:
+    """``depths`` as four positive ints, after checking ``width`` and the tapped unit
+    (``stage`` / ``units`` name them in the message: "layer3" / "blocks")."""
+    depths = tuple(int(d) for d in depths)
+    if len(depths) != 4 or any(d < 1 for d in depths):
+        raise ValueError(f"depths must be four positive ints, got {depths!r}")
+    if int(width) < 1:
+        raise ValueError(f"width must be positive, got {width!r}")
+    if tap_layer3_unit is not None and not 1 <= tap_layer3_unit <= depths[2]:
+        raise ValueError(f"tap_layer3_unit must be in 1..{depths[2]} ({stage} has "
+                         f"{depths[2]} {units}), got {tap_layer3_unit!r}")
+    return depths
+
+
 def layer_strides_dilations(output_stride: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """(stride, dilation) of layer1..layer4 for an output stride of 8, 16 or 32."""
     table = {
@@ -137,16 +152,9 @@ class ResNet(nn.Cell):
                  block: str = "bottleneck", output_stride: int = 16, freeze_bn: bool = False,
                  tap_layer3_unit: int | None = None) -> None:
         super().__init__()
-        depths = tuple(int(d) for d in depths)
-        if len(depths) != 4 or any(d < 1 for d in depths):
-            raise ValueError(f"depths must be four positive ints, got {depths!r}")
-        if int(width) < 1:
-            raise ValueError(f"width must be positive, got {width!r}")
+        depths = checked_depths(depths, width, tap_layer3_unit, "layer3", "blocks")
         if block not in BLOCKS:
             raise ValueError(f"block must be one of {sorted(BLOCKS)}, got {block!r}")
-        if tap_layer3_unit is not None and not 1 <= tap_layer3_unit <= depths[2]:
-            raise ValueError(f"tap_layer3_unit must be in 1..{depths[2]} (layer3 has "
-                             f"{depths[2]} blocks), got {tap_layer3_unit!r}")
         blk = BLOCKS[block]
         strides, dilations = layer_strides_dilations(output_stride)
         self.depths, self.width, self.block_name = depths, int(width), block

@@ -39,6 +39,8 @@ from typing import Sequence
 from mindspore import nn, ops
 from mindspore.common.initializer import HeNormal
 
+from .resnet import checked_depths
+
 __all__ = ["SlimBottleneck", "SlimResNetV1", "slim_unit_schedule", "tf_variable_name"]
 
 BN_EPS = 1e-5
@@ -174,16 +176,9 @@ class SlimResNetV1(nn.Cell):
                  output_stride: int = 16, freeze_bn: bool = False,
                  tap_layer3_unit: int | None = None, root_width: int | None = None) -> None:
         super().__init__()
-        depths = tuple(int(d) for d in depths)
-        if len(depths) != 4 or any(d < 1 for d in depths):
-            raise ValueError(f"depths must be four positive ints, got {depths!r}")
-        if int(width) < 1:
-            raise ValueError(f"width must be positive, got {width!r}")
+        depths = checked_depths(depths, width, tap_layer3_unit, "block3", "units")
         if output_stride not in (8, 16, 32):
             raise ValueError(f"output_stride must be 8, 16 or 32, got {output_stride!r}")
-        if tap_layer3_unit is not None and not 1 <= tap_layer3_unit <= depths[2]:
-            raise ValueError(f"tap_layer3_unit must be in 1..{depths[2]} (block3 has "
-                             f"{depths[2]} units), got {tap_layer3_unit!r}")
         schedule, after, _ = slim_unit_schedule(depths, output_stride)
         self.depths, self.width = depths, int(width)
         self.block_name = "slim"
