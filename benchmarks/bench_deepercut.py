@@ -10,9 +10,10 @@ video pipeline at 1280x720 with the network and the post-processing shown apart.
   ``--import-repeats``; needs ``--prefix`` (the authors' ``coco-resnet-101`` as their
   download script leaves it, or a checkpoint with the same variables such as the random
   one ``scripts/tf_fixtures/make_deepercut_fixtures.py --fullsize`` writes).
-* **network**: ``Predictor.maps`` on one frame (MindSpore GRAPH mode; the part sigmoid and
-  the pairwise de-normalisation included), median of ``--repeats`` after one untimed call
-  (compilation, reported apart). The weights are the imported ones, else the cached
+* **network**: ``Predictor.maps`` on one frame (the part sigmoid and the pairwise
+  de-normalisation included), MindSpore GRAPH mode and ONNX Runtime on the export of the
+  same network (when installed), median of ``--repeats`` after one untimed call
+  (compilation, or export, reported apart). The weights are the imported ones, else the cached
   ``deepercut-coco-resnet101``, else random (the time does not depend on the values).
 * **post-processing**: peaks, pairwise terms, partition and assembly (``parse_frame``) plus
   the spatio-temporal linker, on synthetic COCO-17 maps of that frame size with
@@ -119,8 +120,21 @@ def main(argv=None) -> int:
         pred = Predictor(net, codec, mode="graph", batch_size=1, config=cfg)
     frame = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
     first, net_s = _median_time(lambda: pred.maps(frame), args.repeats)
-    print(f"network (Predictor.maps, GRAPH): first call {first:.2f} s (compiles), median {net_s:.3f} s "
-          f"= {1 / net_s:.2f} frames/s")
+    print(f"network, MindSpore (Predictor.maps, GRAPH): first call {first:.2f} s (compiles), "
+          f"median {net_s:.3f} s = {1 / net_s:.2f} frames/s")
+    from arttrack.backends import onnxruntime_available
+
+    if onnxruntime_available():
+        ort = Predictor(pred.net, pred.codec, mean_pixel=pred.mean_pixel, batch_size=1,
+                        config=pred.config, backend="onnxruntime")
+        ort._onnx.folder = tmp / "onnx"  # a fresh export, timed as the first call
+        first_o, ort_s = _median_time(lambda: ort.maps(frame), args.repeats)
+        print(f"network, ONNX Runtime (same network): first call {first_o:.2f} s (exports and "
+              f"checks the export), median {ort_s:.3f} s = {1 / ort_s:.2f} frames/s; "
+              f"{net_s / ort_s:.2f}x MindSpore")
+        net_s = min(net_s, ort_s)
+    else:
+        print("network, ONNX Runtime: not installed (pip install 'arttrack[onnx]')")
 
     bp = _load("bench_postprocess")
     bt = _load("bench_tracking")
@@ -143,7 +157,7 @@ def main(argv=None) -> int:
     total = net_s + post_s
     print(f"post-processing + tracking + track completion ({args.people} people, {hw[0]}x{hw[1]} "
           f"cells, synthetic maps): median {post_s * 1000:.1f} ms")
-    print(f"end to end without decoding and drawing: {1 / total:.2f} frames/s; network "
+    print(f"end to end without decoding and drawing, faster backend: {1 / total:.2f} frames/s; network "
           f"{100 * net_s / total:.1f} %, post-processing {100 * post_s / total:.1f} %")
     return 0
 

@@ -200,10 +200,11 @@ def test_cli_image_folder_flow_and_graph_mode(env, capsys):
     out = env["root"] / "out_folder"
     rc = main([str(frames_dir), "--ckpt", str(env["ckpt"]), "--out-dir", str(out), "--flow",
                "--batch-size", "2", "--fps", "12", "--solver", "gaec", "--flip-test",
-               "--fill-gap", "1", "--min-track-frames", "2"])  # frames come out 1 late
+               "--fill-gap", "1", "--min-track-frames", "2", "--backend", "mindspore"])  # frames come out 1 late
     assert rc == 0, capsys.readouterr().err
     data = read_canonical(out / "frames.json")
     assert len(data["frames"]) == 3 and data["meta"]["tracker"]["flow"] is True
+    assert data["meta"]["backend"] == "mindspore"
     assert data["meta"]["tracker"]["partition_method"] == "gaec"
     assert data["meta"]["model"]["settings"]["method"] == "gaec"
     assert data["meta"]["model"]["flip_test"] is True
@@ -445,9 +446,14 @@ def test_demo_flow_with_a_stand_in_model(env, monkeypatch, capsys):
     assert any(n.endswith(".mp4") for n in names) and any(n.endswith("_gt_posetrack.json") for n in names)
     json_out = [n for n in names if n.endswith(".json") and not n.endswith("_gt_posetrack.json")]
     assert len(json_out) == 1 and len(read_canonical(out / json_out[0])["frames"]) == 8
-    # a second run refuses to overwrite
+    # the README's command works when run twice: a rerun replaces the demo's own outputs
+    # and says which
     rc = multiperson.main(["--demo", "--out-dir", str(out), "--no-video", "--max-frames", "8"])
-    assert "exists" in _one_line_error(rc, capsys.readouterr().err)
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    line = [ln for ln in cap.out.splitlines() if "replaced the earlier demo run" in ln]
+    assert len(line) == 1 and json_out[0] in line[0] and "_gt_posetrack.json" in line[0]
+    assert _listing(out) == names
 
 
 def _script(name: str = "eval_demo_model"):
@@ -650,6 +656,7 @@ def test_model_folder_runs_and_single_person_is_refused(env, tmp_path, capsys):
     assert rc == 0, cap.err
     assert "warning" not in cap.err  # a COCO-trained stand-in: no synthetic warning
     data = read_canonical(out / "clip.json")
+    assert data["meta"]["backend"] == "onnxruntime"  # --backend auto on the CPU
     assert len(data["frames"]) == 3 and data["meta"]["model"]["name"] == "tiny"
     assert data["meta"]["model"]["checkpoint"] == str(d / "net.ckpt")
 

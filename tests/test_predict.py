@@ -164,6 +164,14 @@ def test_cli_synthetic_writes_gt(tmp_path, ms_cwd):
     a, b = json.loads(out.read_text()), json.loads(flip.read_text())
     assert [r["image"] for r in a] == [r["image"] for r in b]
     assert any(ra["joint_scores"] != rb["joint_scores"] for ra, rb in zip(a, b))
+    # --backend onnxruntime: the same predictions as MindSpore's
+    onnx = tmp_path / "onnx.json"
+    assert main(["--ckpt", str(ckpt), "--no-locref", "--backend", "onnxruntime",
+                 "--out", str(onnx)]) == 0
+    c = json.loads(onnx.read_text())
+    assert [r["image"] for r in c] == [r["image"] for r in a]
+    np.testing.assert_allclose([r["joint_scores"] for r in c], [r["joint_scores"] for r in a],
+                               atol=1e-4)
 
 
 def test_cli_multi_person_coco(tmp_path, ms_cwd):

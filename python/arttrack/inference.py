@@ -237,12 +237,18 @@ class Predictor:
         flip_test: also run every image mirrored and average (module docstring); needs the
             joint set's left/right pairs: ``flip_permutation``, or ``config.joint_set``.
         flip_permutation: joint ``j``'s mirror-image joint (default: the config's joint set).
+        backend: ``"mindspore"`` (default) or ``"onnxruntime"`` (CPU: the network exported
+            once per input size into the model cache, :mod:`arttrack.backends`; each
+            network call then holds exactly ``batch_size`` images, the last one padded, so
+            a video needs one export). Resolve ``"auto"`` with
+            :func:`arttrack.backends.resolve_backend` first.
     """
 
     def __init__(self, net: Any, codec: Any, *, mean_pixel: Sequence[float] = MEAN_PIXEL,
                  mode: str = "graph", batch_size: int = 8, settings: Any = None,
                  config: Any = None, flip_test: bool = False,
-                 flip_permutation: Optional[Sequence[int]] = None) -> None:
+                 flip_permutation: Optional[Sequence[int]] = None,
+                 backend: str = "mindspore") -> None:
         import mindspore as ms
 
         from arttrack.postprocess.pipeline import MultiPersonSettings
@@ -272,6 +278,14 @@ class Predictor:
         base = settings or MultiPersonSettings()
         self.settings = _replace(base, stride=float(codec.stride),
                                  locref_stdev=float(codec.locref_stdev))
+        if backend not in ("mindspore", "onnxruntime"):
+            raise ValueError(f"backend must be 'mindspore' or 'onnxruntime', got {backend!r} "
+                             "(resolve 'auto' with arttrack.backends.resolve_backend)")
+        self.backend = backend
+        if backend == "onnxruntime":
+            from arttrack.backends import OnnxRuntimeNet
+
+            self._onnx = OnnxRuntimeNet(net)
         self._forward = ms.jit(net) if mode == "graph" else net
         if flip_permutation is None and config is not None:
             from arttrack.joints import get_joint_set
@@ -291,7 +305,8 @@ class Predictor:
     @classmethod
     def from_checkpoint(cls, ckpt: PathLike, config: Any = None, *, device: Optional[str] = None,
                         mode: str = "graph", batch_size: int = 8, pairwise_stats: Any = None,
-                        settings: Any = None, flip_test: bool = False) -> "Predictor":
+                        settings: Any = None, flip_test: bool = False,
+                        backend: str = "mindspore") -> "Predictor":
         """Build the network of the experiment config and load ``ckpt``.
 
         Args:
@@ -305,6 +320,7 @@ class Predictor:
                 :class:`arttrack.pairwise.PairwiseStats` or (mean, std)).
             settings: multi-person settings (default: from the config).
             flip_test: average with the mirrored image's maps (class docstring).
+            backend: ``"mindspore"`` or ``"onnxruntime"`` (class docstring).
         """
         from arttrack import factory
         from arttrack.checkpoint import load_checkpoint
@@ -331,7 +347,7 @@ class Predictor:
         logger.info("loaded %s (%s, %d joints, outputs %s)", ckpt, config.net_type,
                     net.num_joints, ", ".join(net.output_names))
         return cls(net, codec, mean_pixel=config.mean_pixel, mode=mode, batch_size=batch_size,
-                   settings=settings, config=config, flip_test=flip_test)
+                   settings=settings, config=config, flip_test=flip_test, backend=backend)
 
     # ------------------------------------------------------------------ maps
     def padded_size(self, height: int, width: int) -> tuple[int, int]:
@@ -339,6 +355,13 @@ class Predictor:
         return -(-height // m) * m, -(-width // m) * m
 
     def _run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        if self.backend == "onnxruntime":
+            # one shape per video: a short last batch is padded to the full size
+            full = self.batch_size * (2 if self.flip_test else 1)
+            n = batch.shape[0]
+            if n < full:
+                batch = np.concatenate([batch, np.zeros((full - n,) + batch.shape[1:], batch.dtype)])
+            return {k: v[:n] for k, v in self._onnx(batch).items()}
         import mindspore as ms
 
         outs = self._forward(ms.Tensor(batch))
@@ -383,7 +406,10 @@ class Predictor:
     def _to_maps(self, res: dict[str, np.ndarray], b: int, image_size: tuple[int, int]) -> Maps:
         h, w = valid_map_shape(image_size[0], image_size[1], self.stride)
         j = self.codec.num_joints
-        part = _sigmoid(res["part"][b, :, :h, :w].transpose(1, 2, 0))
+        if "part_prob" in res:  # the exported graph applies the sigmoid itself
+            part = np.ascontiguousarray(res["part_prob"][b, :, :h, :w].transpose(1, 2, 0), np.float32)
+        else:
+            part = _sigmoid(res["part"][b, :, :h, :w].transpose(1, 2, 0))
         locref = pairwise = None
         if "locref" in res:
             locref = np.ascontiguousarray(

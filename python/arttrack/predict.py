@@ -321,6 +321,10 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="CPU", choices=("CPU", "GPU", "Ascend"))
     p.add_argument("--mode", default="graph", choices=("graph", "pynative"),
                    help="MindSpore execution: graph (mindspore.jit, default) or pynative")
+    p.add_argument("--backend", default="auto", choices=("auto", "mindspore", "onnxruntime"),
+                   help="what runs the network: auto (default) = MindSpore here, since dataset "
+                        "images differ in size and ONNX Runtime needs one export per size; "
+                        "onnxruntime on CPU exports once per image size into the model cache")
     p.add_argument("--batch-size", type=int, default=8, help="images per network call")
     p.add_argument("--flip-test", action="store_true",
                    help="also run every image mirrored and average the maps (left/right "
@@ -355,6 +359,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _backend(args: argparse.Namespace) -> str:
+    """``--backend``: auto is MindSpore for datasets (their images differ in size)."""
+    from arttrack.backends import resolve_backend
+
+    return "mindspore" if args.backend == "auto" else resolve_backend(args.backend, args.device)
+
+
 def _run(args: argparse.Namespace) -> None:
     from arttrack.inference import Predictor
 
@@ -376,7 +387,7 @@ def _run(args: argparse.Namespace) -> None:
         model = SpatialModel.load(args.spatial_model)
         predictor = Predictor.from_checkpoint(args.ckpt, cfg, device=args.device, mode=args.mode,
                                               batch_size=args.batch_size,
-                                              flip_test=args.flip_test)
+                                              flip_test=args.flip_test, backend=_backend(args))
         settings = predictor.settings
         if args.no_locref:
             settings = dataclass_replace(settings, use_locref=False)
@@ -388,7 +399,8 @@ def _run(args: argparse.Namespace) -> None:
                     "coco --gt %s --pred %s", len(results), len(people), out, cfg.dataset, out)
         return
     predictor = Predictor.from_checkpoint(args.ckpt, cfg, device=args.device, mode=args.mode,
-                                          batch_size=args.batch_size, flip_test=args.flip_test)
+                                          batch_size=args.batch_size, flip_test=args.flip_test,
+                                          backend=_backend(args))
     preds, gts = predict_single_person(predictor, single_person_items(cfg, args.split, args.num),
                                        use_locref=not args.no_locref, total=args.num)
     if not preds:
