@@ -65,13 +65,22 @@ def test_matches_loop_reference():
         names = MPII14.names
         assert res.groups["ankle"] == pytest.approx(
             (ref_pj[names.index("r_ankle")] + ref_pj[names.index("l_ankle")]) / 2)
-        assert res.groups["forehead"] == pytest.approx(ref_pj[names.index("forehead")])
-    # curve and AUC against the reference
+        # MPII's Head: upper neck (chin) and head top (forehead)
+        assert res.groups["head"] == pytest.approx(
+            (ref_pj[names.index("chin")] + ref_pj[names.index("forehead")]) / 2)
+        # MPII's UBody: pooled over the wrists, elbows and shoulders (joints 7..12 of its 14)
+        ub = [names.index(f"{s}_{u}") for u in ("wrist", "elbow", "shoulder") for s in "rl"]
+        assert sorted(ub) == list(range(6, 12))
+        _, ref_ub = reference_pckh(pred[:, ub], gt[:, ub], vis[:, ub], hb, thr)
+        assert res.groups["ubody"] == pytest.approx(ref_ub)
+    # curve and AUC against the reference: MPII's area_under_curve(scale01(range), total),
+    # the trapezoid rule on thresholds scaled to [0, 1]
     curve = pckh_curve(pred, gt, vis, hb)
     assert len(curve.thresholds) == 51 and curve.thresholds[0] == 0 and curve.thresholds[-1] == 0.5
     ref_curve = [reference_pckh(pred, gt, vis, hb, t)[1] for t in np.arange(51) * 0.01]
     np.testing.assert_allclose(curve.total, ref_curve)
-    assert curve.auc == pytest.approx(np.mean(ref_curve))
+    trapezoids = sum((ref_curve[k] + ref_curve[k + 1]) / 2 * (1 / 50) for k in range(50))
+    assert curve.auc == pytest.approx(trapezoids)
     assert compute_pckh(pred, gt, vis, hb).auc == pytest.approx(curve.auc)
 
 
@@ -102,7 +111,9 @@ def test_invisible_joints_ignored_and_missing_predictions_wrong():
     res = compute_pckh(pred, gt, v, hb)
     assert res.total == 100.0
     assert np.isnan(res.per_joint[0]) and res.num_visible.sum() == 1
-    assert np.isnan(res.groups["ankle"]) and res.groups["forehead"] == 100.0
+    # MPII's group means are plain: head = (chin + forehead) / 2 is NaN without a chin
+    assert np.isnan(res.groups["ankle"]) and np.isnan(res.groups["head"])
+    assert res.per_joint[MPII14.index("forehead")] == 100.0
     pred[0, 13] = np.nan  # a visible joint without a prediction is an error
     assert compute_pckh(pred, gt, v, hb).total == 0.0
 
@@ -121,17 +132,41 @@ def test_group_means_and_pooled_total():
     assert res.per_joint[la] == 0.0
     assert res.groups["ankle"] == 50.0  # mean of the two joints' percentages
     assert res.total == pytest.approx(100.0 * 26 / 27)  # pooled: 27 visible, 26 correct
-    assert list(res.groups) == ["ankle", "knee", "hip", "wrist", "elbow", "shoulder", "chin", "forehead"]
+    # MPII's table: Head, Shoulder, Elbow, Wrist, Hip, Knee, Ankle, UBody (then Total)
+    assert list(res.groups) == ["head", "shoulder", "elbow", "wrist", "hip", "knee", "ankle", "ubody"]
+    assert res.groups["ubody"] == 100.0 and res.groups["head"] == 100.0
+
+
+def test_upper_body_is_pooled_not_averaged():
+    """UBody: correct / annotated over the six arm joints together (computePCK's column)."""
+    gt = np.full((2, 14, 2), 50.0)
+    pred = gt.copy()
+    hb = np.array([[0, 0, 30, 40], [0, 0, 30, 40]], float)
+    vis = np.ones((2, 14), bool)
+    rw, lw = MPII14.index("r_wrist"), MPII14.index("l_wrist")
+    pred[:, rw, 0] += 20  # r_wrist wrong in both people: 0 %
+    vis[1, [lw, MPII14.index("r_elbow"), MPII14.index("l_elbow"), MPII14.index("r_shoulder"),
+            MPII14.index("l_shoulder")]] = False  # person 2: only its (wrong) r_wrist counts
+    res = compute_pckh(pred, gt, vis, hb)
+    # 7 arm joints annotated, 5 correct: 71.4 (the mean of the wrist/elbow/shoulder groups: 83.3)
+    assert res.groups["ubody"] == pytest.approx(100 * 5 / 7)
+    assert res.groups["wrist"] == 50.0 and res.groups["elbow"] == 100.0
 
 
 def test_auc_hand_computed():
     vis = [False] * 14
     vis[0] = True
-    # normalised error 7.5 / 30 = 0.25: correct at thresholds 0.25 .. 0.50 = 26 of 51
+    # normalised error 7.5 / 30 = 0.25: correct at thresholds 0.25 .. 0.50 (26 of 51).
+    # MPII: area under the linear interpolation over thresholds scaled to [0, 1]: the curve
+    # is 0 up to x = 0.48, climbs to 100 at x = 0.5, stays 100 to x = 1: 100 * (0.5 + 0.01)
+    # = 51.0 (the mean of the 51 values would be 50.98)
     res = compute_pckh(*_one_person([7.5] + [0.0] * 13, vis))
-    assert res.auc == pytest.approx(100.0 * 26 / 51)
+    assert res.auc == pytest.approx(51.0)
     curve = pckh_curve(*_one_person([7.5] + [0.0] * 13, vis))
-    assert curve.total[24] == 0.0 and curve.total[25] == 100.0
+    assert curve.total[24] == 0.0 and curve.total[25] == 100.0 and curve.auc == pytest.approx(51.0)
+    # any thresholds: scaled to [0, 1] first; one threshold: no area
+    assert pckh_curve(*_one_person([7.5] + [0.0] * 13, vis), thresholds=[0.2, 0.3]).auc == pytest.approx(50.0)
+    assert np.isnan(pckh_curve(*_one_person([7.5] + [0.0] * 13, vis), thresholds=[0.5]).auc)
 
 
 def test_bbox_pck_hand_case():
@@ -199,9 +234,10 @@ def _write_release(path):
         {"image": {"name": "c.jpg"}, "annorect": r2, "frame_sec": EMPTY, "vididx": EMPTY},
         {"image": {"name": "d.jpg"}, "annorect": EMPTY, "frame_sec": EMPTY, "vididx": EMPTY},
     ], ["image", "annorect", "frame_sec", "vididx"])
+    single = np.zeros((4, 1), dtype=object)  # single_person: 1-based rect indices per image
+    single[0, 0], single[1, 0], single[2, 0], single[3, 0] = np.array([[1]]), 1, EMPTY, EMPTY
     release = {"annolist": annolist, "img_train": np.array([[1, 0, 0, 1]], dtype=np.uint8),
-               "version": "12", "single_person": np.zeros((4, 1), dtype=object),
-               "act": EMPTY, "video_list": EMPTY}
+               "version": "12", "single_person": single, "act": EMPTY, "video_list": EMPTY}
     scipy.io.savemat(str(path), {"RELEASE": release})
 
 
@@ -231,6 +267,52 @@ def test_mat_parsing(tmp_path):
     assert load_mpii_mat(p, images=["b.jpg"]).images == ["b.jpg"]
 
 
+def test_mat_test_split_is_mpii_single_person_subset(tmp_path):
+    """MPII's evaluatePCKh.m: test images (img_train == 0), and of them only the people
+    listed in RELEASE.single_person that have an objpos (flatten_annolist)."""
+    pt = {"point": _points([(9, 7.0, 8.0, 1), (8, 7.0, 20.0, 1)])}
+    rect_fields = ["x1", "y1", "x2", "y2", "annopoints", "scale", "objpos"]
+    box = {"x1": 0.0, "y1": 0.0, "x2": 30.0, "y2": 40.0, "annopoints": pt, "scale": 1.0}
+    rects = _struct_array([{**box, "objpos": {"x": 1.0, "y": 1.0}},  # single: kept
+                           {**box, "objpos": {"x": 2.0, "y": 2.0}},  # not in single_person
+                           {**box}], rect_fields)  # in single_person, no objpos: dropped
+    annolist = _struct_array([
+        {"image": {"name": "t.jpg"}, "annorect": rects},
+        {"image": {"name": "tr.jpg"}, "annorect": _struct_array([{**box, "objpos": {"x": 1.0, "y": 1.0}}],
+                                                                rect_fields)},
+    ], ["image", "annorect"])
+    single = np.zeros((2, 1), dtype=object)
+    single[0, 0], single[1, 0] = np.array([[1], [3]]), EMPTY
+    p = tmp_path / "rel.mat"
+    scipy.io.savemat(str(p), {"RELEASE": {"annolist": annolist, "img_train": np.array([[0, 1]]),
+                                          "single_person": single}})
+    test = load_mpii_mat(p, split="test")
+    assert test.images == ["t.jpg"] and test.persons == [0]
+    # every annotated person on request, and by default for the other splits
+    assert load_mpii_mat(p, split="test", single_person=False).persons == [0, 1, 2]
+    assert load_mpii_mat(p, split="all").persons == [0, 1, 2, 0]
+    assert load_mpii_mat(p, split="all", single_person=True).persons == [0]
+    # through evaluate_files: one person, its head top and upper neck
+    (tmp_path / "pred.json").write_text(json.dumps(
+        [{"image": "t.jpg", "person": 0, "joints": test.joints[0].tolist()}]))
+    from arttrack.eval.pckh import evaluate_files
+    res, _, n = evaluate_files(p, tmp_path / "pred.json", split="test")
+    assert n == 1 and res.total == 100.0 and res.num_visible.sum() == 2
+
+
+def test_mat_first_point_of_an_id_counts(tmp_path):
+    """MPII's util_get_annopoint_by_id returns the first point with the id."""
+    rect_fields = ["x1", "y1", "x2", "y2", "annopoints", "scale", "objpos"]
+    pts = _points([(9, 7.0, 8.0, 1), (9, 70.0, 80.0, 1)])
+    rects = _struct_array([{"x1": 0.0, "y1": 0.0, "x2": 30.0, "y2": 40.0, "annopoints": {"point": pts},
+                            "scale": 1.0, "objpos": {"x": 1.0, "y": 1.0}}], rect_fields)
+    annolist = _struct_array([{"image": {"name": "a.jpg"}, "annorect": rects}], ["image", "annorect"])
+    p = tmp_path / "dup.mat"
+    scipy.io.savemat(str(p), {"RELEASE": {"annolist": annolist, "img_train": np.array([[1]])}})
+    gt = load_mpii_mat(p)
+    np.testing.assert_allclose(gt.joints[0, MPII14.index("forehead")], [6.0, 7.0])  # 1-based -> 0-based
+
+
 def test_mat_predictions_end_to_end(tmp_path):
     gt_p = tmp_path / "gt.mat"
     _write_release(gt_p)
@@ -251,6 +333,7 @@ def test_mat_predictions_end_to_end(tmp_path):
     assert res["per_joint"]["r_ankle"] == 0.0 and res["per_joint"]["l_ankle"] == 100.0
     assert res["groups"]["ankle"] == 50.0
     assert res["total"] == pytest.approx(100.0 * 14 / 15)
+    assert "Head" in r.stdout and "Ubody" in r.stdout
 
 
 def test_json_gt_and_keyed_predictions(tmp_path):

@@ -40,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pred-key", help="the .mat key holding predictions (default: 'joints' or the only "
                                       "(N, J, 2|3) array)")
     p.add_argument("--split", choices=("all", "train", "test"), default="all",
-                   help=".mat only: img_train == 1 (train), == 0 (test) or all (default)")
+                   help=".mat only: img_train == 1 (train), == 0 (test) or all (default); test "
+                        "keeps MPII's single-person subset (RELEASE.single_person people with an "
+                        "objpos), as the benchmark's own evaluation does")
     p.add_argument("--images", metavar="FILE",
                    help="keep only these image names (text, one a line, or a JSON list), e.g. a "
                         "validation list")
@@ -63,20 +65,29 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
 
     p = sub.add_parser(
-        "posetrack", help="PoseTrack per-joint AP and MOTA/MOTP/precision/recall/ID switches",
-        description="PoseTrack 2018 evaluation: per-joint AP with PCKh matching (0.5 of 0.6 * head "
-                    "box diagonal) and per-joint tracking metrics via motmetrics. Ears excluded.")
+        "posetrack", help="PoseTrack per-joint AP and MOTA/MOTP/precision/recall, as poseval",
+        description="PoseTrack 2018 evaluation that reproduces the official evaluator poseval "
+                    "(leonid-pishchulin/poseval): per-joint and total AP (greedy PCKh pairing, "
+                    "match at 0.5 of 0.6 * head box diagonal, ears excluded), per-joint and total "
+                    "MOTA, MOTP, precision and recall (motmetrics; each video's last frame left out; "
+                    "totals are means over the joints). Options that depart from poseval are named "
+                    "in the output. --json-out also writes per-video figures.")
     p.add_argument("--gt", required=True,
                    help="PoseTrack 2018 ground-truth JSON, or a directory of per-video files")
     p.add_argument("--pred", required=True,
                    help="predictions: PoseTrack 2018 JSON (per-keypoint scores) or arttrack per-video "
                         "JSON ({meta, frames}); a file or a directory of files")
-    p.add_argument("--thr", type=float, default=0.5, help="PCKh matching threshold (default 0.5)")
+    p.add_argument("--thr", type=float, default=0.5,
+                   help="PCKh matching threshold (default 0.5, poseval's; another value is not poseval)")
     p.add_argument("--track-thr", type=float, default=0.0,
                    help="leave joints scoring below this out of MOTA/MOTP/precision/recall "
-                        "(AP always ranks all joints; default 0: keep all)")
+                        "(AP always ranks all joints; default 0: keep all, as poseval)")
     p.add_argument("--no-ignore-regions", action="store_true",
-                   help="keep predicted joints inside the ground truth's ignore regions")
+                   help="keep joints inside the ground truth's ignore regions (not poseval)")
+    p.add_argument("--pairing", choices=("greedy", "hungarian"), default="greedy",
+                   help="how predicted people are paired with ground-truth people for AP: greedy by "
+                        "PCKh (default, poseval's) or hungarian (one-to-one, most matching joints; "
+                        "not poseval)")
     _add_common(p)
     return parser
 
@@ -116,7 +127,7 @@ def _run(args: argparse.Namespace) -> None:
 
         res = posetrack.evaluate_posetrack(args.gt, args.pred, thr=args.thr,
                                            use_ignore_regions=not args.no_ignore_regions,
-                                           track_thr=args.track_thr)
+                                           track_thr=args.track_thr, pairing=args.pairing)
         print(posetrack.format_result(res))
         if args.json_out:
             write_json(args.json_out, res.to_dict())

@@ -1,19 +1,29 @@
 """MPII head-normalised PCKh (and, for comparison only, bounding-box PCK).
 
-Definitions (MPII's evaluation code and the usual Python reimplementations):
+Definitions: those of the MPII Human Pose benchmark's own evaluation code (its toolkit's
+``evaluatePCKh.m`` with ``getHeadSizeAll``/``util_get_head_size``, ``getDistPCKh``,
+``computePCK``, ``genTablePCK``, ``area_under_curve``, ``annolist2matrix``,
+``flatten_annolist``):
 
 - head size of a person: ``SC_BIAS * ||(x2 - x1, y2 - y1)||`` of its head box, with
   ``SC_BIAS = 0.6``;
 - a joint is correct at threshold ``thr`` when ``||pred - gt|| / head_size <= thr``
   (``<=``: a joint exactly at the threshold counts);
-- only joints marked visible (evaluated) in the ground truth count; a missing prediction
-  (NaN) for such a joint is an error;
-- per joint: percentage of its visible instances that are correct;
-- groups (ankle, knee, hip, wrist, elbow, shoulder): mean of the left and right joints'
-  percentages; chin and forehead are single joints;
-- total: pooled over all visible joints (correct / visible, all joints together);
-- curve: thresholds ``0:0.01:0.5`` (51 values); AUC = mean of the total PCKh over those
-  thresholds, in percent.
+- the joints that count are those annotated in the ground truth (a point with that id;
+  MPII's code does not read ``is_visible``; with several points of one id, the first);
+  a missing prediction (NaN) for such a joint is an error;
+- per joint: percentage of its annotated instances that are correct;
+- groups as MPII's table (``genTablePCK``): head = mean of upper neck (``chin``) and head
+  top (``forehead``); shoulder, elbow, wrist, hip, knee, ankle = mean of the left and
+  right joints (plain means: NaN when a joint has no instance); ubody (upper body) =
+  pooled over the wrists, elbows and shoulders;
+- total: pooled over all annotated joints (correct / annotated, all joints together);
+- curve: thresholds ``0:0.01:0.5`` (51 values); AUC = MPII's
+  ``area_under_curve(scale01(range), total)``: the area under the piecewise-linear total
+  curve over the thresholds scaled to [0, 1] (trapezoid rule), in percent;
+- the benchmark's test set (``split="test"``): test images (``img_train == 0``), and of
+  them only the people of ``RELEASE.single_person`` that have an ``objpos``
+  (``flatten_annolist``), as ``evaluatePCKh.m`` evaluates.
 
 The model-zoo port's "PCK" is available as :func:`compute_bbox_pck`: the error is
 normalised by ``max(w, h)`` of the box spanned by the person's visible ground-truth
@@ -45,14 +55,24 @@ PCKH_THRESHOLD = 0.5
 BBOX_PCK_THRESHOLD = 0.2
 CURVE_THRESHOLDS = np.round(np.arange(51) * 0.01, 2)  # 0:0.01:0.5
 
-GROUP_NAMES = ("ankle", "knee", "hip", "wrist", "elbow", "shoulder", "chin", "forehead")
+# MPII's table (genTablePCK): head, shoulder, elbow, wrist, hip, knee, ankle, ubody, total
+GROUP_NAMES = ("head", "shoulder", "elbow", "wrist", "hip", "knee", "ankle", "ubody")
+UPPER_BODY = ("wrist", "elbow", "shoulder")  # pooled into "ubody" (MPII: joints 7..12)
 
 
 def _group_indices(names: Sequence[str]) -> dict[str, tuple[int, ...]]:
+    """Group -> joint indices: head = chin (upper neck) and forehead (head top); the limbs'
+    right and left joints; ubody = the wrists, elbows and shoulders."""
     out = {}
     for g in GROUP_NAMES:
-        idx = tuple(names.index(n) for n in (f"r_{g}", f"l_{g}", g) if n in names)
-        if idx:
+        if g == "head":
+            members: tuple[str, ...] = ("chin", "forehead")
+        elif g == "ubody":
+            members = tuple(f"{s}_{u}" for u in UPPER_BODY for s in ("r", "l"))
+        else:
+            members = (f"r_{g}", f"l_{g}")
+        idx = tuple(names.index(n) for n in members if n in names)
+        if idx and len(idx) == len(members):
             out[g] = idx
     return out
 
@@ -151,8 +171,11 @@ def _result_from_errors(e: np.ndarray, thr: float, normalisation: str,
     groups = {}
     gidx = _group_indices(list(names))
     for g, idx in gidx.items():
-        vals = per_joint[list(idx)]
-        groups[g] = float(np.nanmean(vals)) if np.any(~np.isnan(vals)) else float("nan")
+        if g == "ubody":  # pooled, as computePCK's upper-body column
+            v, c = n_vis[list(idx)].sum(), n_cor[list(idx)].sum()
+            groups[g] = float(100.0 * c / v) if v > 0 else float("nan")
+        else:  # plain mean, as genTablePCK: (pck(r) + pck(l)) / 2
+            groups[g] = float(np.mean(per_joint[list(idx)]))
     total = 100.0 * n_cor.sum() / n_vis.sum() if n_vis.sum() > 0 else float("nan")
     return PCKhResult(threshold=float(thr), normalisation=normalisation, joint_names=tuple(names),
                       per_joint=per_joint.astype(np.float64), groups=groups, total=float(total),
@@ -172,7 +195,23 @@ def _curve_from_errors(e: np.ndarray, thresholds, names) -> PCKhCurve:
             per_joint[t] = 100.0 * n_cor / n_vis
         total[t] = 100.0 * n_cor.sum() / n_vis.sum() if n_vis.sum() > 0 else np.nan
     return PCKhCurve(thresholds=thresholds, per_joint=per_joint, total=total,
-                     auc=float(np.mean(total)), joint_names=tuple(names))
+                     auc=area_under_curve(thresholds, total), joint_names=tuple(names))
+
+
+def area_under_curve(thresholds, values) -> float:
+    """MPII's ``area_under_curve(scale01(range), values)``: the area under the
+    piecewise-linear curve through (thresholds scaled to [0, 1], values), i.e. the
+    trapezoid rule (MATLAB integrates the linear interpolation with quadgk); NaN for fewer
+    than two distinct thresholds. For 0:0.01:0.5 it is ``(sum - (first + last) / 2) / 50``,
+    not the mean of the 51 values."""
+    t = np.asarray(thresholds, dtype=np.float64).reshape(-1)
+    y = np.asarray(values, dtype=np.float64).reshape(-1)
+    t, first = np.unique(t, return_index=True)
+    y = y[first]
+    if len(t) < 2:
+        return float("nan")
+    x = (t - t[0]) / (t[-1] - t[0])  # scale01
+    return float(np.sum((x[1:] - x[:-1]) * (y[1:] + y[:-1]) / 2.0))
 
 
 def compute_pckh(pred, gt, visible, headbox, thr: float = PCKH_THRESHOLD,
@@ -187,7 +226,8 @@ def compute_pckh(pred, gt, visible, headbox, thr: float = PCKH_THRESHOLD,
 
 def pckh_curve(pred, gt, visible, headbox, thresholds=CURVE_THRESHOLDS,
                joint_names: Sequence[str] = MPII14.names) -> PCKhCurve:
-    """PCKh over ``thresholds`` (default 0:0.01:0.5) with its AUC (mean, percent)."""
+    """PCKh over ``thresholds`` (default 0:0.01:0.5) with MPII's AUC (percent; see
+    :func:`area_under_curve`)."""
     e = normalised_errors(pred, gt, visible, headbox)
     return _curve_from_errors(e, thresholds, _names_for(joint_names, e.shape[1]))
 
@@ -356,7 +396,7 @@ def _image_name(ann: Any) -> str:
 
 
 def load_mpii_mat(path: str | Path, split: str = "all", images: Sequence[str] | None = None,
-                  visible_only: bool = False) -> GTRecords:
+                  visible_only: bool = False, single_person: bool | None = None) -> GTRecords:
     """People from the official ``mpii_human_pose_v1_u12_1.mat``.
 
     One record per annorect that has a head box (x1 y1 x2 y2) and annopoints, in
@@ -366,9 +406,14 @@ def load_mpii_mat(path: str | Path, split: str = "all", images: Sequence[str] | 
     note the public release has no joints for its test images). ``images``: keep only
     these image names (e.g. a validation list), applied after ``split``.
 
-    A joint is evaluated when it is annotated (present in annopoints.point), as in MPII's
-    own evaluation; ``visible_only=True`` also requires ``is_visible == 1`` (an empty
-    is_visible is read as visible, ``"0"``/``0`` as not visible).
+    single_person: keep only the people of ``RELEASE.single_person`` that have an
+    ``objpos``, the subset MPII's ``evaluatePCKh.m`` evaluates; default (None): on for
+    ``split="test"`` (the benchmark's test-set rule), off otherwise.
+
+    A joint is evaluated when it is annotated (present in annopoints.point; the first
+    point of an id), as in MPII's own evaluation; ``visible_only=True`` also requires
+    ``is_visible == 1`` (an empty is_visible is read as visible, ``"0"``/``0`` as not
+    visible).
     """
     p = Path(path)
     if not p.is_file():
@@ -386,6 +431,15 @@ def load_mpii_mat(path: str | Path, split: str = "all", images: Sequence[str] | 
     if split not in ("all", "train", "test", "val"):
         raise EvalError(f"unknown split {split!r}: all, train or test")
     keep_names = set(images) if images is not None else None
+    if single_person is None:
+        single_person = split == "test"
+    singles = _as_list(getattr(rel, "single_person", None)) if single_person else []
+    if single_person and len(singles) != len(annolist):
+        log.warning("%s: RELEASE.single_person %s; MPII's single-person subset cannot be "
+                    "applied: every annotated person is evaluated", p,
+                    "is missing" if not singles else f"has {len(singles)} entries for "
+                                                     f"{len(annolist)} images")
+        single_person = False
 
     names_out, persons, joints, vis, hbs = [], [], [], [], []
     mpii_to_14 = {m: k for k, m in enumerate(MPII14_FROM_MPII16)}
@@ -397,7 +451,13 @@ def load_mpii_mat(path: str | Path, split: str = "all", images: Sequence[str] | 
         name = _image_name(ann)
         if keep_names is not None and name not in keep_names:
             continue
+        wanted = None
+        if single_person:
+            sp = np.atleast_1d(np.asarray(singles[i], dtype=object)).reshape(-1)
+            wanted = {int(_scalar(v)) - 1 for v in sp if _scalar(v) is not None}
         for r, rect in enumerate(_as_list(getattr(ann, "annorect", None))):
+            if wanted is not None and (r not in wanted or not _has_objpos(rect)):
+                continue
             box = [_scalar(getattr(rect, k, None)) for k in ("x1", "y1", "x2", "y2")]
             if any(b is None for b in box):
                 continue
@@ -408,12 +468,16 @@ def load_mpii_mat(path: str | Path, split: str = "all", images: Sequence[str] | 
                 continue
             j = np.full((14, 2), np.nan)
             v = np.zeros(14, dtype=bool)
+            seen: set[int] = set()
             for pt in pts:
                 pid = _scalar(getattr(pt, "id", None))
                 x, y = _scalar(getattr(pt, "x", None)), _scalar(getattr(pt, "y", None))
                 if pid is None or x is None or y is None or int(pid) not in mpii_to_14:
                     continue
                 k = mpii_to_14[int(pid)]
+                if k in seen:  # MPII's util_get_annopoint_by_id: the first point of an id
+                    continue
+                seen.add(k)
                 j[k] = (x - MATLAB_OFFSET, y - MATLAB_OFFSET)  # 1-based in the .mat
                 if visible_only:
                     iv = _scalar(getattr(pt, "is_visible", None))
@@ -430,6 +494,14 @@ def load_mpii_mat(path: str | Path, split: str = "all", images: Sequence[str] | 
     return GTRecords(names_out, persons, np.asarray(joints, dtype=np.float64).reshape(n, 14, 2),
                      np.asarray(vis, dtype=bool).reshape(n, 14),
                      np.asarray(hbs, dtype=np.float64).reshape(n, 4))
+
+
+def _has_objpos(rect: Any) -> bool:
+    """A non-empty ``objpos`` (MPII's flatten_annolist keeps only such people)."""
+    op = getattr(rect, "objpos", None)
+    if op is None or (isinstance(op, np.ndarray) and op.size == 0):
+        return False
+    return _scalar(getattr(op, "x", None)) is not None and _scalar(getattr(op, "y", None)) is not None
 
 
 def read_image_list(path: str | Path) -> list[str]:
@@ -557,11 +629,14 @@ def format_result(res: PCKhResult, label: str) -> str:
 def evaluate_files(gt_path: str | Path, pred_path: str | Path, *, split: str = "all",
                    image_list: str | Path | None = None, visible_only: bool = False,
                    pred_key: str | None = None, thr: float = PCKH_THRESHOLD,
-                   bbox_thr: float = BBOX_PCK_THRESHOLD) -> tuple[PCKhResult, PCKhResult, int]:
-    """Load both files and return (PCKh result, bbox-PCK result, number of people)."""
+                   bbox_thr: float = BBOX_PCK_THRESHOLD,
+                   single_person: bool | None = None) -> tuple[PCKhResult, PCKhResult, int]:
+    """Load both files and return (PCKh result, bbox-PCK result, number of people).
+    ``single_person``: see :func:`load_mpii_mat` (.mat ground truth only)."""
     images = read_image_list(image_list) if image_list else None
     if str(gt_path).lower().endswith(".mat"):
-        gt = load_mpii_mat(gt_path, split=split, images=images, visible_only=visible_only)
+        gt = load_mpii_mat(gt_path, split=split, images=images, visible_only=visible_only,
+                           single_person=single_person)
     else:
         gt = load_gt_json(gt_path)
         if images is not None:

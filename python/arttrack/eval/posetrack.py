@@ -1,39 +1,67 @@
-"""PoseTrack-style evaluation: per-joint AP with PCKh matching, and MOT metrics per joint.
+"""PoseTrack 2018 evaluation that reproduces the official evaluator, poseval.
 
-Written from the PoseTrack benchmark's description (Andriluka et al., CVPR 2018; its
-``poseval`` tool), not from its code:
+poseval (github.com/leonid-pishchulin/poseval, ``python -m poseval.evaluate -e -t``) is
+the specification; by default every figure here is poseval's: per-joint and total AP
+with the precision and recall at the end of the AP ranking, and per-joint and total MOTA,
+MOTP, precision and recall. Its rules, in the terms of this module:
 
-- Only labelled ground-truth frames (``is_labeled``) are evaluated. Joints are the 17
-  PoseTrack 2018 keypoints minus the two ears, which PoseTrack 2018 never annotates
-  (always 0, 0, 0): 15 joints. Ground-truth people with none of them annotated are
-  dropped.
-- Distances are normalised by the ground-truth person's head size
-  ``0.6 * ||(w, h)||`` of its ``bbox_head`` ``[x, y, w, h]``; a predicted joint matches
-  a ground-truth joint when the normalised distance is ``<= 0.5``.
-- Per frame, ground-truth and predicted people are paired one-to-one (Hungarian) so as
-  to maximise the total number of matching joints; pairs with no matching joint stay
-  unpaired.
-- AP per joint: every predicted joint is a detection with its keypoint score; it is a
-  true positive when its person is paired with a ground-truth person and the joint
-  matches, a false positive otherwise. Detections of all frames are ranked by score;
-  AP is the VOC-style area under the precision envelope, over the number of annotated
-  ground-truth joints. Group = mean of its joints' APs; total = mean over the 15 joints.
-- Tracking per joint type with ``motmetrics``: objects are the ground-truth track ids
-  whose joint is annotated, hypotheses the predicted track ids whose joint is present;
-  the distance matrix holds the normalised distance where it is within the threshold and
-  NaN (no match possible) beyond it. Counts are pooled over all videos (ids are made
-  unique per video). MOTA = 1 - (misses + false positives + switches) / objects,
-  MOTP = 1 - mean normalised distance of the matched joints, precision =
-  matched / (matched + false positives), recall = matched / objects (all in percent).
-  Group = mean of its joints' values; total = computed from the counts pooled over the
-  15 joints (switches: sums).
-- ``track_thr`` (default 0): predicted joints scoring below it are left out of the tracking
-  metrics only; AP always ranks every predicted joint by its score. A tracker's output is
-  usually thresholded for MOTA (every joint it reports counts as a hypothesis), while AP
-  needs the whole ranking.
-- Joints inside the frame's ignore regions (``ignore_regions_x/y``) are removed before
-  matching, from predictions and ground truth alike (the real PoseTrack 2018 files do
-  have annotated joints inside ignore regions); people left with no joint are dropped.
+- Joints: the 17 PoseTrack 2018 keypoints minus the two ears (15; poseval's ``neck`` is
+  ``head_bottom``). A joint is present unless it is ``x = y = v = 0`` (poseval's
+  converter drops exactly those), for ground truth and predictions alike.
+- Frames: a ground-truth frame counts when it holds at least one ground-truth annotation
+  (poseval does not read ``is_labeled``); other frames and their predictions are
+  dropped. People (either side) with no joint left inside the frame's ignore regions
+  are removed, and so are the joints inside them.
+- Distances: ``||pred - gt|| / (0.6 * ||(w, h)||)`` of the ground-truth person's
+  ``bbox_head``; a joint matches at ``<= 0.5``.
+- Pairing (AP only), greedy: each predicted person picks the ground-truth person with
+  the highest PCKh (matching joints / that person's annotated joints; first index on
+  ties); each ground-truth person keeps the best of the predictions that picked it (first
+  index on ties); predictions that lose, or whose best PCKh is 0, are unmatched and all
+  their joints are false positives.
+- AP per joint: the predicted joints of all frames ranked by score with numpy's
+  ``argsort()[::-1]`` on the scores in poseval's order (video, frame, person; so ties
+  fall as in poseval), true positive when its person is paired and the joint matches;
+  VOC AP over the number of annotated joints. A predicted joint without a score scores
+  -9999 (poseval's ``MIN_SCORE``). A joint with no detections has AP, precision and
+  recall 0. Totals: mean over the joints (NaN left out).
+- Tracking per joint with ``motmetrics``, one accumulator per video and joint: objects are
+  the ground-truth people holding the joint, hypotheses the predicted people holding it,
+  the distance the normalised distance where it matches and NaN (never pair) otherwise;
+  the person pairing plays no part. Each video's last counted frame is left out. A frame
+  that does not hold both a ground-truth and a predicted person (after the ignore regions)
+  gets one dummy update per joint: one object, one hypothesis, no match (1 object, 1
+  miss, 1 false positive), however many people it holds.
+- Counts are summed over videos per joint: MOTA = 100 (1 - (misses + switches + false
+  positives) / objects), precision = 100 detections / (detections + false positives),
+  recall = 100 detections / objects, MOTP = 100 (1 - D / detections) where D is the sum
+  of the ``D`` column of *all* the accumulator's events, as poseval sums it: the RAW
+  events (every ground-truth/prediction pair within the threshold), the MATCH/SWITCH
+  events and motmetrics' extra TRANSFER/ASCEND/MIGRATE events; MOTP is 0 where there are
+  no detections. Totals: the mean over the joints (NaN left out), not figures recomputed
+  from pooled counts.
+- Groups (head, shoulder, ...): the plain mean of their joints (as poseval's tables).
+
+Where poseval gives no answer, this module does:
+
+- A video with a single counted frame has nothing left for tracking once its last frame
+  is left out; poseval crashes on it (IndexError), here it counts for AP only (with a
+  warning). When no video has two counted frames, MOTA, MOTP, precision and recall are
+  NaN (printed as ``-``, ``null`` in JSON), not 0, and the result's ``info["notes"]``
+  says why.
+- Several videos may share one file; a prediction file need not hold every image
+  (frames are matched by video and frame index); predicted people without a track id
+  are each a new track (poseval rejects them).
+
+Videos are taken in poseval's order, ground-truth files as ``glob`` lists them (the
+directory's listing order): with numpy's unstable ``argsort``, that order decides how
+exact score ties fall, so ties fall as in poseval run on the same directory.
+
+Options that depart from poseval, each named in the printed table and in the JSON
+``rules``: ``pairing="hungarian"`` (one-to-one pairing maximising the number of matching
+joints), ``thr`` other than 0.5, ``use_ignore_regions=False`` and ``track_thr > 0``
+(predicted joints scoring below it are left out of the tracking metrics, and people
+left with none; AP still ranks every joint).
 
 Inputs: ground truth as a PoseTrack 2018 JSON file or a directory of per-video files;
 predictions as PoseTrack 2018 JSON (per-keypoint ``scores``) or as arttrack's canonical
@@ -43,8 +71,10 @@ directory of files (the formats can be mixed).
 
 from __future__ import annotations
 
+import glob
 import logging
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -62,9 +92,11 @@ POSETRACK18_NAMES = ("nose", "head_bottom", "head_top", "left_ear", "right_ear",
                      "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
                      "right_knee", "left_ankle", "right_ankle")
 NUM_KEYPOINTS = len(POSETRACK18_NAMES)
-UNUSED = ("left_ear", "right_ear")  # never annotated in PoseTrack 2018
+UNUSED = ("left_ear", "right_ear")  # never annotated in PoseTrack 2018, not evaluated
 EVAL_JOINTS = tuple(i for i, n in enumerate(POSETRACK18_NAMES) if n not in UNUSED)
 EVAL_NAMES = tuple(POSETRACK18_NAMES[i] for i in EVAL_JOINTS)
+# poseval's names of EVAL_NAMES (its ``neck`` is PoseTrack 2018's ``head_bottom``)
+POSEVAL_NAMES = {n: ("neck" if n == "head_bottom" else n) for n in EVAL_NAMES}
 GROUPS: dict[str, tuple[str, ...]] = {
     "head": ("nose", "head_bottom", "head_top"),
     "shoulder": ("left_shoulder", "right_shoulder"),
@@ -76,6 +108,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
 }
 HEAD_SIZE_FACTOR = 0.6
 PCK_THRESHOLD = 0.5
+MIN_SCORE = -9999.0  # poseval's score for a predicted joint that has none
+PAIRINGS = ("greedy", "hungarian")
 
 
 # --------------------------------------------------------------------------------------
@@ -92,13 +126,18 @@ class Person:
 
 @dataclass
 class GTFrame:
+    """A ground-truth frame. ``people``: those with at least one evaluated joint, in file
+    order; ``num_annotations``: every annotation of the image, people without any
+    evaluated joint included (poseval counts a frame when it holds any)."""
+
     people: list[Person]
     ignore_regions: list[np.ndarray] = field(default_factory=list)  # polygons (K, 2)
+    num_annotations: int = 0
 
 
 @dataclass
 class GroundTruth:
-    videos: dict[str, dict[int, GTFrame]]  # video -> frame index -> labelled frame
+    videos: dict[str, dict[int, GTFrame]]  # video -> frame index -> frame (file order)
     aliases: dict[str, str]  # any known name of a video -> its key in ``videos``
     image_keys: dict[Any, tuple[str, int]]  # image id -> (video, frame index)
 
@@ -112,11 +151,17 @@ Predictions = dict  # video -> frame index -> list[Person]
 # --------------------------------------------------------------------------------------
 # loading
 # --------------------------------------------------------------------------------------
-def _json_files(path: str | Path, what: str) -> list[Path]:
+def _json_files(path: str | Path, what: str, listing_order: bool = False) -> list[Path]:
+    """The .json files of a directory (sorted; ``listing_order``: in the order
+    ``glob.glob(dir + "/*.json")`` lists them, which is poseval's), or the file itself."""
     p = Path(path)
     if p.is_dir():
         # hidden files are skipped: a writer killed mid-way leaves .<name>.tmp<pid>.json
-        files = sorted(f for f in p.glob("*.json") if not f.name.startswith("."))
+        if listing_order:
+            files = [Path(f) for f in glob.glob(os.path.join(glob.escape(str(p)), "*.json"))
+                     if not Path(f).name.startswith(".")]
+        else:
+            files = sorted(f for f in p.glob("*.json") if not f.name.startswith("."))
         if not files:
             raise EvalError(f"{what} directory {p} holds no .json files")
         return files
@@ -165,26 +210,46 @@ def _kp_array(kps: Any, where: str) -> np.ndarray:
 
 
 def _head_size(bbox_head: Any) -> float:
+    """``0.6 * ||(x2, y2) - (x1, y1)||`` with ``x2 = x + w``, ``y2 = y + h``, as poseval."""
     if bbox_head is None:
         return float("nan")
     b = np.asarray(bbox_head, dtype=np.float64).reshape(-1)
     if b.size != 4:
         return float("nan")
-    return float(HEAD_SIZE_FACTOR * np.hypot(b[2], b[3]))
+    x1, y1 = b[0], b[1]
+    x2, y2 = b[0] + b[2], b[1] + b[3]
+    return float(HEAD_SIZE_FACTOR * np.linalg.norm(np.subtract([x2, y2], [x1, y1])))
+
+
+def _present(kp: np.ndarray) -> np.ndarray:
+    """A joint is present when its x, y are finite and it is not ``0, 0, 0`` (poseval's
+    converter drops exactly the ``x == y == v == 0`` joints); ears never."""
+    present = np.isfinite(kp[:, :2]).all(axis=1) & ~np.all(kp == 0, axis=1)
+    present[[POSETRACK18_NAMES.index(n) for n in UNUSED]] = False
+    return present
+
+
+_pred_present = _present  # the same rule for predictions
 
 
 def load_ground_truth(path: str | Path) -> GroundTruth:
-    """PoseTrack 2018 ground truth: one JSON file or a directory of per-video files."""
+    """PoseTrack 2018 ground truth: one JSON file or a directory of per-video files.
+
+    ``videos`` holds, in file order, the labelled frames and any other frame with a
+    ground-truth annotation; the evaluation counts those with at least one annotation."""
     videos: dict[str, dict[int, GTFrame]] = {}
     aliases: dict[str, str] = {}
     image_keys: dict[Any, tuple[str, int]] = {}
     no_head = 0
-    for f in _json_files(path, "ground truth"):
+    annotated_unlabelled = 0
+    # files in poseval's order: it decides the order of the AP ranking's input, so how
+    # exact score ties fall (numpy's argsort is not stable)
+    for f in _json_files(path, "ground truth", listing_order=True):
         data = read_json(f, "ground-truth file")
         if not isinstance(data, dict) or "images" not in data or "annotations" not in data:
             raise EvalError(f"{f}: not a PoseTrack 2018 file (needs 'images' and 'annotations')")
         stem = f.stem if Path(path).is_dir() else None
-        labelled: dict[Any, GTFrame] = {}
+        frames: dict[Any, tuple[str, int, GTFrame, bool]] = {}
         for im in data["images"]:
             names = _video_names(im, stem)
             if not names:
@@ -194,24 +259,20 @@ def load_ground_truth(path: str | Path) -> GroundTruth:
                 aliases.setdefault(n, key)
             fi = _frame_index(im)
             image_keys[im["id"]] = (key, fi)
-            videos.setdefault(key, {})
-            if im.get("is_labeled", True):
-                polys = []
-                for xs, ys in zip(im.get("ignore_regions_x") or [], im.get("ignore_regions_y") or []):
-                    if len(xs) >= 3 and len(xs) == len(ys):
-                        polys.append(np.column_stack([xs, ys]).astype(np.float64))
-                fr = GTFrame([], polys)
-                videos[key][fi] = fr
-                labelled[im["id"]] = fr
+            polys = []
+            for xs, ys in zip(im.get("ignore_regions_x") or [], im.get("ignore_regions_y") or []):
+                if len(xs) >= 3 and len(xs) == len(ys):
+                    polys.append(np.column_stack([xs, ys]).astype(np.float64))
+            frames[im["id"]] = (key, fi, GTFrame([], polys), bool(im.get("is_labeled", True)))
         for i, ann in enumerate(data["annotations"]):
-            fr = labelled.get(ann.get("image_id"))
-            if fr is None:
-                if ann.get("image_id") not in image_keys:
-                    log.warning("%s: annotation %d refers to unknown image %r", f, i, ann.get("image_id"))
+            entry = frames.get(ann.get("image_id"))
+            if entry is None:
+                log.warning("%s: annotation %d refers to unknown image %r", f, i, ann.get("image_id"))
                 continue
+            fr = entry[2]
+            fr.num_annotations += 1
             kp = _kp_array(ann.get("keypoints", []), f"{f} annotation {i}")
-            present = np.isfinite(kp[:, :2]).all(axis=1) & (kp[:, 2] > 0)
-            present[[POSETRACK18_NAMES.index(n) for n in UNUSED]] = False
+            present = _present(kp)
             if not present.any():
                 continue
             hs = _head_size(ann.get("bbox_head"))
@@ -219,18 +280,21 @@ def load_ground_truth(path: str | Path) -> GroundTruth:
                 no_head += 1
             tid = ann.get("track_id", ann.get("id"))
             fr.people.append(Person(tid, kp[:, :2], present, np.ones(NUM_KEYPOINTS), hs))
+        for key, fi, fr, labelled in frames.values():  # image order
+            videos.setdefault(key, {})
+            if labelled or fr.num_annotations:
+                annotated_unlabelled += (not labelled) and fr.num_annotations > 0
+                videos[key][fi] = fr
     if no_head:
         log.warning("%d ground-truth people have no usable bbox_head (their joints can never match)", no_head)
+    if annotated_unlabelled:
+        log.info("%d frames marked is_labeled false hold annotations; they count, as in poseval",
+                 annotated_unlabelled)
     return GroundTruth(videos, aliases, image_keys)
 
 
-def _pred_present(kp: np.ndarray) -> np.ndarray:
-    """A predicted joint is present when its x, y are finite and it is not ``0, 0, 0``."""
-    return np.isfinite(kp[:, :2]).all(axis=1) & ~np.all(kp == 0, axis=1)
-
-
 def _load_posetrack_predictions(data: dict, f: Path, gt: GroundTruth, out: Predictions,
-                                unmatched: set) -> None:
+                                unmatched: set, no_scores: list) -> None:
     stem = f.stem
     keys: dict[Any, tuple[str, int] | None] = {}
     if isinstance(data.get("images"), list) and data["images"]:
@@ -252,16 +316,23 @@ def _load_posetrack_predictions(data: dict, f: Path, gt: GroundTruth, out: Predi
             if iid not in keys:
                 unmatched.add(f"image {iid}")
             continue
-        kp = _kp_array(ann.get("keypoints", []), f"{f} annotation {i}")
+        where = f"{f} annotation {i}"
+        kp = _kp_array(ann.get("keypoints", []), where)
         sc = ann.get("scores")
-        if sc is not None and len(sc) == NUM_KEYPOINTS:
-            scores = np.asarray([np.nan if v is None else v for v in sc], dtype=np.float64)
+        if sc:  # poseval: a missing or empty list leaves every joint without a score
+            if len(sc) != NUM_KEYPOINTS:
+                raise EvalError(f"{where}: 'scores' must hold {NUM_KEYPOINTS} numbers (one per "
+                                f"keypoint), got {len(sc)}")
+            try:
+                scores = np.asarray([np.nan if v is None else v for v in sc], dtype=np.float64)
+            except (TypeError, ValueError):
+                raise EvalError(f"{where}: 'scores' are not numbers") from None
         else:
-            scores = kp[:, 2].copy()
-        present = _pred_present(kp)
-        scores = np.where(np.isfinite(scores), scores, 0.0)
+            no_scores.append(where)
+            scores = np.full(NUM_KEYPOINTS, np.nan)
+        scores = np.where(np.isfinite(scores), scores, MIN_SCORE)
         out.setdefault(key[0], {}).setdefault(key[1], []).append(
-            Person(ann.get("track_id"), kp[:, :2], present, scores))
+            Person(ann.get("track_id"), kp[:, :2], _pred_present(kp), scores))
 
 
 def _load_canonical_predictions(data: dict, f: Path, gt: GroundTruth, out: Predictions,
@@ -324,22 +395,26 @@ def _load_canonical_predictions(data: dict, f: Path, gt: GroundTruth, out: Predi
 
 def load_predictions(path: str | Path, gt: GroundTruth) -> Predictions:
     """Predictions (PoseTrack 2018 JSON or canonical per-video JSON; file or directory),
-    keyed by the ground truth's video keys and frame indices."""
+    keyed by the ground truth's video keys and frame indices, people in file order."""
     files = _json_files(path, "predictions")
     out: Predictions = {}
     unmatched: set = set()
+    no_scores: list[str] = []
     for f in files:
         data = read_json(f, "prediction file")
         if isinstance(data, dict) and "frames" in data:
             _load_canonical_predictions(data, f, gt, out, unmatched, single=len(files) == 1)
         elif isinstance(data, dict) and "annotations" in data:
-            _load_posetrack_predictions(data, f, gt, out, unmatched)
+            _load_posetrack_predictions(data, f, gt, out, unmatched, no_scores)
         else:
             raise EvalError(f"{f}: neither PoseTrack 2018 JSON ('annotations') nor arttrack's "
                             "per-video JSON ('frames')")
     if unmatched:
         log.warning("predictions for %d video(s)/image(s) not in the ground truth ignored, e.g. %s",
                     len(unmatched), sorted(unmatched)[:3])
+    if no_scores:
+        log.warning("%d predicted people have no per-keypoint 'scores' (e.g. %s); their joints "
+                    "score %g, as in poseval", len(no_scores), no_scores[0], MIN_SCORE)
     return out
 
 
@@ -348,7 +423,13 @@ def load_predictions(path: str | Path, gt: GroundTruth) -> Predictions:
 # --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PoseTrackResult:
-    """Per-joint values over :data:`EVAL_NAMES` (percent; NaN where undefined)."""
+    """Per-joint values over :data:`EVAL_NAMES` (percent; NaN where undefined).
+
+    ``precision``/``recall`` are the tracking metrics' (poseval's MOT ``pre``/``rec``);
+    ``ap_precision``/``ap_recall`` those at the end of the AP ranking (poseval's AP
+    ``pre``/``rec``). ``total``: the means over the joints (``switches`` and the counts:
+    sums). ``info``: the rules used and what was evaluated; ``per_video``: the same
+    figures per video (poseval's ``-s`` files)."""
 
     joint_names: tuple[str, ...]
     ap: np.ndarray
@@ -362,23 +443,35 @@ class PoseTrackResult:
     objects: np.ndarray
     groups: dict[str, dict[str, float]]  # group -> metric -> value
     total: dict[str, float]
+    ap_precision: np.ndarray | None = None
+    ap_recall: np.ndarray | None = None
+    detections: np.ndarray | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    per_video: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     METRICS = ("ap", "mota", "motp", "precision", "recall", "switches")
 
     def to_dict(self) -> dict[str, Any]:
         per_joint = {}
         for j, n in enumerate(self.joint_names):
-            per_joint[n] = {"ap": float(self.ap[j]), "mota": float(self.mota[j]),
-                            "motp": float(self.motp[j]), "precision": float(self.precision[j]),
-                            "recall": float(self.recall[j]), "switches": int(self.switches[j]),
-                            "misses": int(self.misses[j]),
-                            "false_positives": int(self.false_positives[j]),
-                            "objects": int(self.objects[j])}
-        return {"per_joint": per_joint, "groups": self.groups, "total": self.total}
+            per_joint[n] = _joint_dict(self, j)
+        return {"per_joint": per_joint, "groups": self.groups, "total": self.total,
+                "info": self.info, "per_video": self.per_video}
+
+
+def _joint_dict(res: Any, j: int) -> dict[str, Any]:
+    d = {"poseval_name": POSEVAL_NAMES.get(res.joint_names[j], res.joint_names[j])}
+    for k in ("ap", "ap_precision", "ap_recall", "mota", "motp", "precision", "recall"):
+        v = getattr(res, k)
+        d[k] = float("nan") if v is None else float(v[j])
+    for k in ("switches", "misses", "false_positives", "objects", "detections"):
+        v = getattr(res, k)
+        d[k] = 0 if v is None else int(v[j])
+    return d
 
 
 def voc_ap(recall: np.ndarray, precision: np.ndarray) -> float:
-    """Area under the monotone (non-increasing) precision envelope, recall in [0, 1]."""
+    """poseval's ``VOCap``: area under the monotone precision envelope (recall in [0, 1])."""
     r = np.concatenate([[0.0], recall, [1.0]])
     p = np.concatenate([[0.0], precision, [0.0]])
     p = np.maximum.accumulate(p[::-1])[::-1]
@@ -386,21 +479,26 @@ def voc_ap(recall: np.ndarray, precision: np.ndarray) -> float:
     return float(np.sum((r[step] - r[step - 1]) * p[step]))
 
 
-def _average_precision(scores: list[float], tps: list[bool], n_gt: int) -> float:
-    if n_gt == 0:
-        return float("nan")
+def _ap_figures(scores: list[float], labels: list[bool], n_gt: int) -> tuple[float, float, float]:
+    """(AP, precision, recall) in percent, as poseval's ``computeRPC`` + ``VOCap``: the
+    detections ranked by ``argsort()[::-1]`` of the scores (so ties fall as in poseval);
+    no detections: 0, 0, 0; no ground truth: AP and recall NaN."""
     if not scores:
-        return 0.0
-    s = np.asarray(scores)
-    order = np.argsort(-s, kind="mergesort")
-    tp = np.asarray(tps, dtype=np.float64)[order]
-    ctp = np.cumsum(tp)
-    cfp = np.cumsum(1.0 - tp)
-    return 100.0 * voc_ap(ctp / n_gt, ctp / np.maximum(ctp + cfp, np.finfo(float).eps))
+        return 0.0, 0.0, 0.0
+    s = np.asarray(scores, dtype=np.float64)
+    lab = np.asarray(labels, dtype=np.int64)[s.argsort()[::-1]]
+    npos = np.cumsum(lab == 1).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall = npos / np.float64(n_gt)
+    precision = npos / np.arange(1, len(s) + 1, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        ap = voc_ap(recall, precision) * 100
+    return ap, float(precision[-1] * 100), float(recall[-1] * 100)
 
 
 def _points_in_polygon(pts: np.ndarray, poly: np.ndarray) -> np.ndarray:
-    """Even-odd rule for (N, 2) points against a (K, 2) polygon."""
+    """Even-odd rule for (N, 2) points against a (K, 2) polygon (poseval: shapely's
+    ``contains``; the two can differ only for points exactly on the boundary)."""
     x, y = pts[:, 0:1], pts[:, 1:2]
     x1, y1 = poly[:, 0][None], poly[:, 1][None]
     x2, y2 = np.roll(poly[:, 0], -1)[None], np.roll(poly[:, 1], -1)[None]
@@ -411,6 +509,8 @@ def _points_in_polygon(pts: np.ndarray, poly: np.ndarray) -> np.ndarray:
 
 
 def _drop_ignored(people: list[Person], polys: list[np.ndarray]) -> list[Person]:
+    """Joints inside the polygons removed, and people left with no evaluated joint (those
+    that had none to begin with too, as poseval does in frames with ignore regions)."""
     if not polys:
         return people
     kept = []
@@ -425,9 +525,8 @@ def _drop_ignored(people: list[Person], polys: list[np.ndarray]) -> list[Person]
     return kept
 
 
-def _match_frame(gt: list[Person], pr: list[Person], thr: float):
-    """(P, G, J) normalised distances (inf when a side lacks the joint), (P, G, J) match,
-    and the person pairing {pred index: gt index}."""
+def _distances(gt: list[Person], pr: list[Person], thr: float) -> tuple[np.ndarray, np.ndarray]:
+    """(P, G, J) normalised distances (inf when a side lacks the joint) and matches."""
     J = list(EVAL_JOINTS)
     P, G = len(pr), len(gt)
     dist = np.full((P, G, len(J)), np.inf)
@@ -437,117 +536,297 @@ def _match_frame(gt: list[Person], pr: list[Person], thr: float):
         pv = np.stack([p.present[J] for p in pr])
         gv = np.stack([g.present[J] for g in gt])
         hs = np.array([g.head_size for g in gt])
+        diff = gk[None] - pk[:, None]
         with np.errstate(invalid="ignore", divide="ignore"):
-            d = np.linalg.norm(pk[:, None] - gk[None], axis=-1) / hs[None, :, None]
-        both = pv[:, None] & gv[None]
-        dist = np.where(both & np.isfinite(d), d, np.inf)
-    match = dist <= thr
-    pairs: dict[int, int] = {}
-    if P and G:
-        count = match.sum(axis=2)
-        rows, cols = linear_sum_assignment(-count)
-        pairs = {int(r): int(c) for r, c in zip(rows, cols) if count[r, c] > 0}
+            d = np.sqrt(diff[..., 0] * diff[..., 0] + diff[..., 1] * diff[..., 1]) / hs[None, :, None]
+        dist = np.where(pv[:, None] & gv[None], d, np.inf)  # NaN (no head size) stays NaN
+    with np.errstate(invalid="ignore"):
+        match = dist <= thr
+    return dist, match
+
+
+def _pair_greedy(match: np.ndarray, gt: list[Person]) -> dict[int, int]:
+    """poseval's pairing {pred index: gt index}: each prediction picks the ground-truth
+    person with the highest PCKh (first on ties), each ground-truth person keeps the best
+    prediction among those that picked it (first on ties), PCKh 0 never pairs."""
+    P, G = match.shape[:2]
+    if not P or not G:
+        return {}
+    n_gt = np.array([g.present[list(EVAL_JOINTS)].sum() for g in gt])
+    pck = match.sum(axis=2).astype(np.float64)
+    pck = np.where(n_gt[None] > 0, pck / np.maximum(n_gt, 1)[None], pck)
+    best = np.argmax(pck, axis=1)
+    kept = np.zeros_like(pck)
+    kept[np.arange(P), best] = pck[np.arange(P), best]
+    winner = np.argmax(kept, axis=0)
+    val = np.max(kept, axis=0)
+    return {int(winner[g]): g for g in range(G) if val[g] != 0}
+
+
+def _pair_hungarian(match: np.ndarray) -> dict[int, int]:
+    """One-to-one pairing maximising the number of matching joints (NOT poseval's)."""
+    P, G = match.shape[:2]
+    if not P or not G:
+        return {}
+    count = match.sum(axis=2)
+    rows, cols = linear_sum_assignment(-count)
+    return {int(r): int(c) for r, c in zip(rows, cols) if count[r, c] > 0}
+
+
+def _match_frame(gt: list[Person], pr: list[Person], thr: float, pairing: str = "greedy"):
+    """(P, G, J) normalised distances (inf when a side lacks the joint), (P, G, J) match,
+    and the person pairing {pred index: gt index} (poseval's greedy one by default)."""
+    dist, match = _distances(gt, pr, thr)
+    pairs = _pair_hungarian(match) if pairing == "hungarian" else _pair_greedy(match, gt)
     return dist, match, pairs
 
 
+class _MotCounts:
+    """Per-joint tracking counts (summed over accumulators)."""
+
+    def __init__(self, n: int):
+        self.misses = np.zeros(n, dtype=np.int64)
+        self.switches = np.zeros(n, dtype=np.int64)
+        self.false_positives = np.zeros(n, dtype=np.int64)
+        self.objects = np.zeros(n, dtype=np.int64)
+        self.detections = np.zeros(n, dtype=np.int64)
+        self.sum_d = np.zeros(n)
+
+    def add(self, j: int, acc: Any) -> None:
+        """Counts of one motmetrics accumulator, as ``motmetrics.metrics`` counts them
+        (objects = MATCH + SWITCH + MISS events, detections = MATCH + SWITCH), and
+        poseval's distance sum: the ``D`` column of all events, RAW ones included."""
+        ev = acc.events
+        types = ev["Type"].astype(str).to_numpy()
+        match = int(np.sum(types == "MATCH"))
+        switch = int(np.sum(types == "SWITCH"))
+        miss = int(np.sum(types == "MISS"))
+        self.misses[j] += miss
+        self.switches[j] += switch
+        self.false_positives[j] += int(np.sum(types == "FP"))
+        self.objects[j] += match + switch + miss
+        self.detections[j] += match + switch
+        s = float(ev["D"].sum())
+        self.sum_d[j] += 0.0 if math.isnan(s) else s
+
+    def rates(self) -> dict[str, np.ndarray]:
+        """poseval's per-joint MOTA, MOTP, precision, recall (percent)."""
+        o = self.objects.astype(np.float64)
+        det = self.detections.astype(np.float64)
+        fp = self.false_positives.astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            obj = np.where(o > 0, o, np.nan)
+            mota = 100.0 * (1.0 - (self.misses + self.switches + fp) / obj)
+            motp = np.where(det > 0, 100.0 * (1.0 - self.sum_d / det), 0.0)
+            prec = 100.0 * det / np.where(fp + det > 0, fp + det, np.nan)
+            rec = 100.0 * det / obj
+        return {"mota": mota, "motp": motp, "precision": prec, "recall": rec}
+
+
+def _undefined_rates(n: int) -> dict[str, np.ndarray]:
+    return {k: np.full(n, np.nan) for k in ("mota", "motp", "precision", "recall")}
+
+
+class _APLists:
+    """Per-joint ranked detections and ground-truth counts."""
+
+    def __init__(self, n: int):
+        self.scores: list[list[float]] = [[] for _ in range(n)]
+        self.labels: list[list[bool]] = [[] for _ in range(n)]
+        self.n_gt = np.zeros(n, dtype=np.int64)
+
+    def extend(self, other: "_APLists") -> None:
+        for j in range(len(self.scores)):
+            self.scores[j].extend(other.scores[j])
+            self.labels[j].extend(other.labels[j])
+        self.n_gt += other.n_gt
+
+    def figures(self) -> dict[str, np.ndarray]:
+        f = [_ap_figures(self.scores[j], self.labels[j], int(self.n_gt[j])) for j in range(len(self.scores))]
+        a = np.array(f, dtype=np.float64).reshape(len(self.scores), 3)
+        return {"ap": a[:, 0], "ap_precision": a[:, 1], "ap_recall": a[:, 2]}
+
+
+_DUMMY_ID = -1  # poseval's dummy update uses id 0 on both sides; which id changes no count
+
+
 def evaluate(gt: GroundTruth, pred: Predictions, thr: float = PCK_THRESHOLD,
-             use_ignore_regions: bool = True, track_thr: float = 0.0) -> PoseTrackResult:
-    """All metrics for loaded ground truth and predictions (``track_thr``: see the module
-    docstring)."""
+             use_ignore_regions: bool = True, track_thr: float = 0.0,
+             pairing: str = "greedy") -> PoseTrackResult:
+    """All metrics for loaded ground truth and predictions, poseval's rules by default
+    (see the module docstring for them and for the options)."""
     import motmetrics as mm
 
     if not math.isfinite(track_thr):
         raise EvalError(f"track_thr must be a finite number, got {track_thr}")
+    if not math.isfinite(thr) or thr < 0:
+        raise EvalError(f"thr must be a finite number >= 0, got {thr}")
+    if pairing not in PAIRINGS:
+        raise EvalError(f"pairing must be one of {PAIRINGS}, got {pairing!r}")
 
     nJ = len(EVAL_JOINTS)
-    ap_scores: list[list[float]] = [[] for _ in range(nJ)]
-    ap_tp: list[list[bool]] = [[] for _ in range(nJ)]
-    n_gt = np.zeros(nJ, dtype=np.int64)
-    accs = [mm.MOTAccumulator(auto_id=True) for _ in range(nJ)]
-    untracked = 0
-    g_uids: dict[tuple, int] = {}
-    p_uids: dict[tuple, int] = {}
+    ap_all = _APLists(nJ)
+    mot_all = _MotCounts(nJ)
+    per_video: dict[str, dict[str, Any]] = {}
+    one_frame: list[str] = []
+    n_frames = n_tracked = untracked = 0
 
-    for vid in sorted(gt.videos):
+    for vid in gt.videos:  # poseval's order: GT files as glob lists them, frames in file order
         vpred = pred.get(vid, {})
-        for fi in sorted(gt.videos[vid]):
-            frame = gt.videos[vid][fi]
+        frames = [(fi, fr) for fi, fr in gt.videos[vid].items() if fr.num_annotations > 0]
+        if not frames:
+            continue
+        n_frames += len(frames)
+        n_tracked += len(frames) - 1
+        if len(frames) == 1:
+            one_frame.append(vid)
+        ap_v = _APLists(nJ)
+        accs = [mm.MOTAccumulator(auto_id=True) for _ in range(nJ)] if len(frames) > 1 else []
+        g_uids: dict[Any, int] = {}
+        p_uids: dict[Any, int] = {}
+        for t, (fi, frame) in enumerate(frames):
             g_people = frame.people
+            n_empty = frame.num_annotations - len(frame.people)  # annotations with no joint
             p_people = vpred.get(fi, [])
-            if use_ignore_regions:
+            _check_unique(g_people, vid, fi, "ground-truth")
+            _check_unique(p_people, vid, fi, "predicted")
+            if use_ignore_regions and frame.ignore_regions:
                 g_people = _drop_ignored(g_people, frame.ignore_regions)
                 p_people = _drop_ignored(p_people, frame.ignore_regions)
-            dist, match, pairs = _match_frame(g_people, p_people, thr)
-            # track ids made unique per video, as integers (motmetrics stores ids as floats)
-            g_ids = [_uid(g_uids, (vid, g.track_id)) for g in g_people]
+                n_empty = 0
+            g_ids = [_uid(g_uids, g.track_id) for g in g_people]
             p_ids = []
             for p in p_people:
                 if p.track_id is None:
                     untracked += 1
-                    p_ids.append(_uid(p_uids, (vid, None, untracked)))
+                    p_ids.append(_uid(p_uids, (None, untracked)))
                 else:
-                    p_ids.append(_uid(p_uids, (vid, p.track_id)))
-            if len(set(p_ids)) != len(p_ids):
-                raise EvalError(f"video {vid} frame {fi}: several predicted people share a track_id")
-            if len(set(g_ids)) != len(g_ids):
-                raise EvalError(f"video {vid} frame {fi}: several ground-truth people share a track_id")
+                    p_ids.append(_uid(p_uids, p.track_id))
+            has_gt = len(g_people) + n_empty > 0
+            dist, match = _distances(g_people, p_people, thr)
+            # AP
+            pairs = {}
+            if has_gt and p_people:
+                pairs = (_pair_hungarian(match) if pairing == "hungarian"
+                         else _pair_greedy(match, g_people))
+            for jj, j in enumerate(EVAL_JOINTS):
+                ap_v.n_gt[jj] += sum(1 for g in g_people if g.present[j])
+                for k, p in enumerate(p_people):
+                    if p.present[j]:
+                        gk = pairs.get(k)
+                        ap_v.scores[jj].append(float(p.scores[j]))
+                        ap_v.labels[jj].append(bool(gk is not None and match[k, gk, jj]))
+            # tracking: every frame but the video's last
+            if t == len(frames) - 1:
+                continue
+            p_track = list(range(len(p_people)))
+            p_has_joint = np.array([[p.present[j] for j in EVAL_JOINTS] for p in p_people],
+                                   dtype=bool).reshape(len(p_people), nJ)
+            if track_thr > 0:
+                sc = np.array([[p.scores[j] for j in EVAL_JOINTS] for p in p_people]).reshape(len(p_people), nJ)
+                p_has_joint &= sc >= track_thr
+                p_track = [k for k in p_track if p_has_joint[k].any()]
+            if not (has_gt and p_track):
+                for acc in accs:  # poseval's dummy update
+                    acc.update([_DUMMY_ID], [_DUMMY_ID], np.full((1, 1), np.nan))
+                continue
             for jj, j in enumerate(EVAL_JOINTS):
                 g_has = [k for k, g in enumerate(g_people) if g.present[j]]
-                p_has = [k for k, p in enumerate(p_people) if p.present[j]]
-                n_gt[jj] += len(g_has)
-                for k in p_has:
-                    ap_scores[jj].append(float(p_people[k].scores[j]))
-                    gk = pairs.get(k)
-                    ap_tp[jj].append(bool(gk is not None and match[k, gk, jj]))
-                if track_thr > 0:
-                    p_has = [k for k in p_has if p_people[k].scores[j] >= track_thr]
+                p_has = [k for k in p_track if p_has_joint[k, jj]]
                 d = np.full((len(g_has), len(p_has)), np.nan)
                 for a, gk in enumerate(g_has):
                     for b, pk in enumerate(p_has):
                         if match[pk, gk, jj]:
                             d[a, b] = dist[pk, gk, jj]
                 accs[jj].update([g_ids[k] for k in g_has], [p_ids[k] for k in p_has], d)
+        mot_v = _MotCounts(nJ)
+        for jj, acc in enumerate(accs):
+            mot_v.add(jj, acc)
+        mot_all.misses += mot_v.misses
+        mot_all.switches += mot_v.switches
+        mot_all.false_positives += mot_v.false_positives
+        mot_all.objects += mot_v.objects
+        mot_all.detections += mot_v.detections
+        mot_all.sum_d += mot_v.sum_d
+        ap_all.extend(ap_v)
+        per_video[vid] = _summary(ap_v.figures(), mot_v.rates() if accs else _undefined_rates(nJ),
+                                  mot_v, frames=len(frames), tracked=len(frames) - 1)
     if untracked:
         log.warning("%d predicted people have no track_id (each counted as a new track)", untracked)
+    if n_frames == 0:
+        raise EvalError("no ground-truth frame holds an annotation: nothing to evaluate")
+    notes = []
+    if one_frame:
+        notes.append(f"{len(one_frame)} of {len(per_video)} videos have a single frame with ground "
+                     "truth: they count for AP only (the tracking metrics leave out each video's "
+                     "last frame); poseval crashes on such videos")
+        log.warning("%s (e.g. %s)", notes[-1], one_frame[0])
+    if n_tracked == 0:
+        notes.append("no video has two frames with ground truth: MOTA, MOTP, precision and recall "
+                     "are undefined (shown as -, null in JSON); poseval cannot evaluate tracking "
+                     "here (it crashes)")
+        log.warning("%s", notes[-1])
+        rates = _undefined_rates(nJ)
+    else:
+        rates = mot_all.rates()
+    s = _summary(ap_all.figures(), rates, mot_all, frames=n_frames, tracked=n_tracked)
+    departures = []
+    if pairing != "greedy":
+        departures.append(f"{pairing} pairing")
+    if thr != PCK_THRESHOLD:
+        departures.append(f"match threshold {thr:g}")
+    if not use_ignore_regions:
+        departures.append("ignore regions not applied")
+    if track_thr > 0:
+        departures.append(f"tracking on joints scoring >= {track_thr:g}")
+    info = {"rules": "poseval" if not departures else "NOT poseval: " + ", ".join(departures),
+            "pairing": pairing, "thr": thr, "use_ignore_regions": use_ignore_regions,
+            "track_thr": track_thr, "videos": len(per_video), "frames": n_frames,
+            "tracking_frames": n_tracked, "one_frame_videos": one_frame, "notes": notes}
+    per = s["per_joint"]
+    return PoseTrackResult(EVAL_NAMES, per["ap"], per["mota"], per["motp"], per["precision"],
+                           per["recall"], mot_all.switches, mot_all.misses, mot_all.false_positives,
+                           mot_all.objects, s["groups"], s["total"], per["ap_precision"],
+                           per["ap_recall"], mot_all.detections, info,
+                           {v: _plain(d) for v, d in per_video.items()})
 
-    mh = mm.metrics.create()
-    names = ["num_objects", "num_misses", "num_false_positives", "num_switches",
-             "num_detections", "motp"]
-    obj = np.zeros(nJ, dtype=np.int64)
-    miss, fp, sw, det = obj.copy(), obj.copy(), obj.copy(), obj.copy()
-    sum_d = np.zeros(nJ)
-    for jj, acc in enumerate(accs):
-        s = mh.compute(acc, metrics=names, return_dataframe=False)
-        obj[jj], miss[jj] = int(s["num_objects"]), int(s["num_misses"])
-        fp[jj], sw[jj], det[jj] = int(s["num_false_positives"]), int(s["num_switches"]), int(s["num_detections"])
-        sum_d[jj] = float(s["motp"]) * det[jj] if det[jj] > 0 else 0.0
 
-    ap = np.array([_average_precision(ap_scores[j], ap_tp[j], int(n_gt[j])) for j in range(nJ)])
+def _check_unique(people: list[Person], vid: str, fi: int, what: str) -> None:
+    ids = [p.track_id for p in people if p.track_id is not None]
+    if len(set(map(str, ids))) != len(ids):
+        raise EvalError(f"video {vid} frame {fi}: several {what} people share a track_id")
 
-    def rates(o, m, f, s_, dt, sd):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            o, m, f, s_, dt, sd = (np.asarray(v, dtype=np.float64) for v in (o, m, f, s_, dt, sd))
-            mota = np.where(o > 0, 100.0 * (1.0 - (m + f + s_) / o), np.nan)
-            motp = np.where(dt > 0, 100.0 * (1.0 - sd / dt), np.nan)
-            prec = np.where(dt + f > 0, 100.0 * dt / (dt + f), np.nan)
-            rec = np.where(o > 0, 100.0 * dt / o, np.nan)
-        return mota, motp, prec, rec
 
-    mota, motp, prec, rec = rates(obj, miss, fp, sw, det, sum_d)
-    per = {"ap": ap, "mota": mota, "motp": motp, "precision": prec, "recall": rec}
+def _summary(ap: dict[str, np.ndarray], rates: dict[str, np.ndarray], mot: _MotCounts,
+             frames: int, tracked: int) -> dict[str, Any]:
+    per = {**ap, **rates}
     groups: dict[str, dict[str, float]] = {}
     for g, members in GROUPS.items():
         idx = [EVAL_NAMES.index(n) for n in members]
-        groups[g] = {k: _nanmean(v[idx]) for k, v in per.items()}
-        groups[g]["switches"] = int(sw[idx].sum())
-    t_mota, t_motp, t_prec, t_rec = rates(obj.sum(), miss.sum(), fp.sum(), sw.sum(), det.sum(), sum_d.sum())
-    total = {"ap": _nanmean(ap), "mota": float(t_mota), "motp": float(t_motp),
-             "precision": float(t_prec), "recall": float(t_rec), "switches": int(sw.sum()),
-             "misses": int(miss.sum()), "false_positives": int(fp.sum()), "objects": int(obj.sum())}
-    return PoseTrackResult(EVAL_NAMES, ap, mota, motp, prec, rec, sw, miss, fp, obj, groups, total)
+        groups[g] = {k: float(np.mean(v[idx])) for k, v in per.items()}  # plain mean, as poseval
+        groups[g]["switches"] = int(mot.switches[idx].sum())
+    total: dict[str, Any] = {k: _nanmean(v) for k, v in per.items()}
+    total.update(switches=int(mot.switches.sum()), misses=int(mot.misses.sum()),
+                 false_positives=int(mot.false_positives.sum()), objects=int(mot.objects.sum()),
+                 detections=int(mot.detections.sum()))
+    return {"per_joint": per, "groups": groups, "total": total, "frames": frames,
+            "tracking_frames": tracked, "counts": mot}
 
 
-def _uid(table: dict[tuple, int], key: tuple) -> int:
+def _plain(s: dict[str, Any]) -> dict[str, Any]:
+    """A per-video summary as JSON-ready values."""
+    per, mot = s["per_joint"], s["counts"]
+    joints = {}
+    for j, n in enumerate(EVAL_NAMES):
+        joints[n] = {k: float(v[j]) for k, v in per.items()}
+        joints[n].update(switches=int(mot.switches[j]), misses=int(mot.misses[j]),
+                         false_positives=int(mot.false_positives[j]), objects=int(mot.objects[j]),
+                         detections=int(mot.detections[j]))
+    return {"frames": s["frames"], "tracking_frames": s["tracking_frames"], "per_joint": joints,
+            "total": s["total"]}
+
+
+def _uid(table: dict[Any, int], key: Any) -> int:
     return table.setdefault(key, len(table))
 
 
@@ -557,18 +836,25 @@ def _nanmean(v: np.ndarray) -> float:
 
 
 def evaluate_posetrack(gt_path: str | Path, pred_path: str | Path, thr: float = PCK_THRESHOLD,
-                       use_ignore_regions: bool = True, track_thr: float = 0.0) -> PoseTrackResult:
-    """Load ground truth and predictions (files or directories) and evaluate."""
+                       use_ignore_regions: bool = True, track_thr: float = 0.0,
+                       pairing: str = "greedy") -> PoseTrackResult:
+    """Load ground truth and predictions (files or directories) and evaluate them as
+    poseval does (the options other than their defaults depart from it)."""
     gt = load_ground_truth(gt_path)
-    n_frames = sum(len(v) for v in gt.videos.values())
+    n_frames = sum(1 for v in gt.videos.values() for fr in v.values() if fr.num_annotations)
     if n_frames == 0:
-        raise EvalError(f"{gt_path}: no labelled frames")
+        raise EvalError(f"{gt_path}: no frame holds a ground-truth annotation")
     pred = load_predictions(pred_path, gt)
-    log.info("PoseTrack: %d videos, %d labelled frames", len(gt.videos), n_frames)
-    return evaluate(gt, pred, thr=thr, use_ignore_regions=use_ignore_regions, track_thr=track_thr)
+    log.info("PoseTrack: %d videos, %d frames with ground truth", len(gt.videos), n_frames)
+    return evaluate(gt, pred, thr=thr, use_ignore_regions=use_ignore_regions, track_thr=track_thr,
+                    pairing=pairing)
 
 
 def format_result(res: PoseTrackResult) -> str:
+    info = res.info or {}
+    title = f"PoseTrack ({info.get('rules', 'poseval')}): {info.get('videos', '?')} videos, " \
+            f"{info.get('frames', '?')} frames with ground truth, " \
+            f"{info.get('tracking_frames', '?')} in the tracking metrics"
     cols = list(GROUPS) + ["total"]
     header = ["PoseTrack"] + [c.capitalize() for c in cols]
     rows = []
@@ -576,4 +862,6 @@ def format_result(res: PoseTrackResult) -> str:
                        ("precision", "Precision"), ("recall", "Recall"), ("switches", "ID switches")):
         vals = [res.groups[c][key] for c in GROUPS] + [res.total[key]]
         rows.append((label, vals))
-    return table(header, rows)
+    lines = [title, table(header, rows)]
+    lines += [f"note: {n}" for n in info.get("notes", [])]
+    return "\n".join(lines)
