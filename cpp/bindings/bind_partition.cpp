@@ -50,11 +50,18 @@ void bind_partition(py::module_& m) {
   m.def(
       "partition",
       [](const py::handle& node_cost, const py::handle& edges, const py::handle& edge_cost,
-         const std::string& method, std::int64_t max_klj_rounds, double tolerance) {
+         const std::string& method, std::int64_t max_klj_rounds, double tolerance, std::int64_t restarts_per_node,
+         std::int64_t exact_max_nodes, std::int64_t exact_node_limit, std::int64_t resolve_max_nodes,
+         std::int64_t resolve_node_limit) {
         PartitionSettings settings;
         settings.method = parse_method(method);
         settings.max_klj_rounds = max_klj_rounds;
         settings.tolerance = tolerance;
+        settings.restarts_per_node = restarts_per_node;
+        settings.exact_max_nodes = exact_max_nodes;
+        settings.exact_node_limit = exact_node_limit;
+        settings.resolve_max_nodes = resolve_max_nodes;
+        settings.resolve_node_limit = resolve_node_limit;
         Problem p = get_problem(node_cost, edges, edge_cost);
         PartitionResult r;
         {
@@ -72,14 +79,19 @@ void bind_partition(py::module_& m) {
           a[i] = r.active[static_cast<std::size_t>(i)] != 0;
           c[i] = static_cast<std::int32_t>(r.cluster[static_cast<std::size_t>(i)]);
         }
-        return py::make_tuple(active, cluster, r.objective, r.klj_rounds);
+        return py::make_tuple(active, cluster, r.objective, r.klj_rounds, r.proven_optimal, r.branch_and_bound_nodes);
       },
       py::arg("node_cost"), py::arg("edges"), py::arg("edge_cost"), py::arg("method") = "gaec+klj",
       py::arg("max_klj_rounds") = PartitionSettings{}.max_klj_rounds,
       py::arg("tolerance") = PartitionSettings{}.tolerance,
+      py::arg("restarts_per_node") = PartitionSettings{}.restarts_per_node,
+      py::arg("exact_max_nodes") = PartitionSettings{}.exact_max_nodes,
+      py::arg("exact_node_limit") = PartitionSettings{}.exact_node_limit,
+      py::arg("resolve_max_nodes") = PartitionSettings{}.resolve_max_nodes,
+      py::arg("resolve_node_limit") = PartitionSettings{}.resolve_node_limit,
       "Node-labelling multicut. node_cost (N,) float64, edges (E, 2) int64, edge_cost (E,) float64; "
       "method 'gaec' or 'gaec+klj'. Returns (active (N,) bool, cluster (N,) int32 with -1 for "
-      "suppressed nodes, objective float, klj_rounds int).");
+      "suppressed nodes, objective float, klj_rounds int, proven_optimal bool, branch_and_bound_nodes int).");
 
   m.def(
       "partition_objective",

@@ -22,8 +22,18 @@ The solvers run in the C++ core (``arttrack._core``) with the GIL released:
     pays); the contraction that lowers the objective most is applied until none does;
     then single nodes with a positive marginal cost in their cluster are suppressed.
 ``"gaec+klj"`` (default)
-    GAEC followed by Kernighan-Lin with joins, with suppression modelled as a sink
-    cluster, so KL moves also activate and suppress nodes.
+    The instance is split into the components of its attractive (negative-cost) edges,
+    which is exact: no optimal cluster needs to span two of them. Per component: GAEC,
+    then Kernighan-Lin with joins (suppression modelled as a sink cluster, so KL moves
+    also activate and suppress nodes); components of up to 20 nodes are then solved
+    exactly by a branch and bound; larger ones get large-neighbourhood steps: each cluster,
+    and each cluster with the clusters most attracted to it, is re-solved exactly as an
+    instance of its own (contracted to at most 24 atoms), followed by KLj. Never worse than
+    ``"gaec"``; optimal on all of 2,000 benchmark instances of 6-20 nodes and never worse
+    than DeeperCut's original solver on the benchmark frames
+    (``benchmarks/bench_partition.py``), at about 2.5 ms for 20 people on one core.
+    The settings of each stage are arguments of ``arttrack._native.core.partition``
+    (see ``cpp/include/arttrack/partition.hpp``).
 
 :func:`reference_gaec` is a slow pure-Python (networkx) version of ``"gaec"`` for
 benchmarks and cross-checks.
@@ -73,7 +83,7 @@ def partition(
     """
     if not isinstance(method, str) or method not in PARTITION_METHODS:
         raise ValueError(f"method must be one of {PARTITION_METHODS}, got {method!r}")
-    active, cluster, _, _ = core.partition(node_cost, edges, edge_cost, method=method)
+    active, cluster, *_ = core.partition(node_cost, edges, edge_cost, method=method)
     return active, cluster
 
 
