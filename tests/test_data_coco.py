@@ -5,18 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
-pytest.importorskip("pycocotools")
-cv2 = pytest.importorskip("cv2")
-
-from arttrack.data.coco import load_coco  # noqa: E402
-from arttrack.data.pipeline import RecordSource  # noqa: E402
-from arttrack.joints import COCO17  # noqa: E402
-
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "samples"
-
+from arttrack.data.coco import load_coco
+from arttrack.data.pipeline import RecordSource
+from arttrack.joints import COCO17
 
 def _uncompressed_rle(mask: np.ndarray) -> dict:
     """COCO crowd-style uncompressed RLE (column-major run lengths, starting with 0s)."""
@@ -109,10 +104,8 @@ def test_coco_errors(tmp_path):
         load_coco(nocat)
 
 
-@pytest.mark.skipif(not (SAMPLES / "coco" / "test_coco.json").is_file(),
-                    reason="shared sample data not available")
-def test_real_coco_samples():
-    ann = SAMPLES / "coco" / "test_coco.json"
+def test_real_coco_samples(shared_data):
+    ann = shared_data / "samples" / "coco" / "test_coco.json"
     raw = json.loads(ann.read_text())
     recs = load_coco(ann)
     assert len(recs) == 4

@@ -7,16 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.io as scipy_io
 
 from arttrack.data.mpii import (load_mpii_json, load_mpii_mat, mpii16_to_14, person_crop_box,
                                 split_train_val)
 from arttrack.data.pipeline import RecordSource
 from arttrack.joints import MPII14, MPII14_FROM_MPII16
-
-scipy_io = pytest.importorskip("scipy.io")
-
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "samples"
-
 
 def _points(joints16, vis_kinds):
     """Struct array of points (or a single struct when there is only one)."""
@@ -201,12 +197,11 @@ def test_mpii_json_fixture(tmp_path):
         load_mpii_json(p)
 
 
-@pytest.mark.skipif(not (SAMPLES / "mpii" / "test_mpii.json").is_file(),
-                    reason="shared sample data not available")
-def test_real_mpii_json_samples():
-    recs = load_mpii_json(SAMPLES / "mpii" / "test_mpii.json")
+def test_real_mpii_json_samples(shared_data):
+    ann = shared_data / "samples" / "mpii" / "test_mpii.json"
+    recs = load_mpii_json(ann)
     assert len(recs) == 5
-    raw = json.loads((SAMPLES / "mpii" / "test_mpii.json").read_text())
+    raw = json.loads(ann.read_text())
     for rec, ent in zip(recs, raw):
         j = rec.joints[0]
         # MPII scale is 6 head lengths / 200 px: after base_scale the head is 50 px

@@ -7,7 +7,6 @@ import io
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +17,6 @@ from arttrack.eval import EvalError
 from arttrack.eval.coco import METRIC_NAMES, evaluate_coco, predictions_to_coco_results
 from arttrack.joints import COCO17
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"  # <repo>/../shared
 
 
 def _make_gt(rng, n_images=4, people=(1, 3)):
@@ -131,10 +129,8 @@ def test_unknown_image_id(tmp_path):
         evaluate_coco(gt, bad)
 
 
-def test_real_sample_cli(tmp_path):
-    gt_file = SHARED / "data" / "samples" / "coco" / "test_coco.json"
-    if not gt_file.is_file():
-        pytest.skip("real samples (<repo>/../shared) absent")
+def test_real_sample_cli(tmp_path, shared_data):
+    gt_file = shared_data / "samples" / "coco" / "test_coco.json"
     gt = json.loads(gt_file.read_text())
     res = [{"image_id": a["image_id"], "category_id": 1, "keypoints": a["keypoints"], "score": 1.0}
            for a in gt["annotations"] if a["num_keypoints"] > 0 and not a.get("iscrowd")]

@@ -81,16 +81,16 @@ def _two_people_video(n_frames=3):
 
 
 # ---- poseval's numbers on the shared fixture ---------------------------------------------
-def _expected():
-    if not FIXTURE.is_dir():
-        pytest.skip(f"the shared PoseTrack fixture {FIXTURE} is absent (poseval's numbers live there)")
+@pytest.fixture()
+def expected(shared_data):
+    """poseval's figures on the fixture (skips only when ``<repo>/../shared`` is absent)."""
     return json.loads((FIXTURE / "expected.json").read_text())
 
 
 @pytest.mark.parametrize("case", ["real", "medium", "crowded"])
-def test_poseval_numbers(case):
+def test_poseval_numbers(case, expected):
     """Every per-joint and total figure poseval gives for the fixture, within 0.01."""
-    exp = _expected()
+    exp = expected
     assert [POSEVAL_NAMES[n] for n in EVAL_NAMES] == sorted(exp["joints"]["order"],
                                                            key=[POSEVAL_NAMES[n] for n in EVAL_NAMES].index)
     e = exp["cases"][case]
@@ -117,8 +117,8 @@ def test_poseval_numbers(case):
     assert res.info["frames"] == 32 and res.info["tracking_frames"] == 29
 
 
-def test_poseval_numbers_through_cli(tmp_path):
-    e = _expected()["cases"]["crowded"]
+def test_poseval_numbers_through_cli(tmp_path, expected):
+    e = expected["cases"]["crowded"]
     out = tmp_path / "pt.json"
     r = subprocess.run([sys.executable, "-m", "arttrack.eval", "posetrack", "--gt", str(FIXTURE / "crowded" / "gt"),
                         "--pred", str(FIXTURE / "crowded" / "pred"), "--json-out", str(out)],
@@ -486,9 +486,7 @@ def test_untracked_and_duplicate_ids(tmp_path):
         _eval(tmp_path, _posetrack_json("v", [[(0, _body(100, 100))]]), dup)
 
 
-def test_real_samples_gt_vs_gt(tmp_path):
-    if not SAMPLES.is_dir():
-        pytest.skip(f"the real PoseTrack samples {SAMPLES} are absent")
+def test_real_samples_gt_vs_gt(tmp_path, shared_data):
     combined = SAMPLES / "test_posetrack18_val.json"
     res = evaluate_posetrack(combined, combined)
     # three one-frame videos: AP only

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import math
 
+import mindspore as ms
 import numpy as np
 import pytest
 
-ms = pytest.importorskip("mindspore")
-
-from arttrack.models import (  # noqa: E402
+from arttrack.models import (
     ModelConfig, create_model, load_backbone_checkpoint, model_from_checkpoint,
     outputs_as_dict, save_model_checkpoint,
 )
@@ -99,10 +98,8 @@ def test_model_kwargs_from_config():
     net = create_model(**model_kwargs_from_config(cfg))
     assert net.num_joints == 17 and net.backbone.tap_layer3_unit == 2
     assert net.output_names == ("part", "locref", "pairwise", "part_interm")
-    try:
-        from arttrack.config import Config
-    except ImportError:
-        return
+    from arttrack.config import Config
+
     kw = model_kwargs_from_config(Config())
     assert kw["name"] == "resnet101" and kw["num_joints"] == 14
 

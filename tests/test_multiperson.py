@@ -54,7 +54,6 @@ def _spatial_model():
 def env(tmp_path_factory):
     """A tiny untrained COCO-17 model (training checkpoint with embedded config), its
     spatial model, a synthetic clip as mp4, and a working directory for MindSpore."""
-    pytest.importorskip("mindspore")
     from arttrack.checkpoint import save_checkpoint
     from arttrack.config import Config
     from arttrack.factory import build_model
@@ -583,7 +582,6 @@ def test_shipped_demo_model(tmp_path, capsys):
     and it tracks held-out clips (seed 9000, which training never saw) about as well as the
     README says: 2 clips of 12 frames score AP 78.2 / MOTA 64.8 here; a broken or stale
     asset scores near 0."""
-    pytest.importorskip("mindspore")
     import json
 
     from arttrack import multiperson

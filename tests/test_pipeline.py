@@ -5,13 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("mindspore")
-
-from arttrack.data.augment import Augmenter  # noqa: E402
-from arttrack.data.codec import PoseCodec  # noqa: E402
-from arttrack.data.pipeline import (MEAN_PIXEL, EpochSampler, SampleMapper,  # noqa: E402
+from arttrack.data.augment import Augmenter
+from arttrack.data.codec import PoseCodec
+from arttrack.data.pipeline import (MEAN_PIXEL, EpochSampler, SampleMapper,
                                     build_dataset, column_names)
-from arttrack.joints import MPII14  # noqa: E402
+from arttrack.joints import MPII14
 
 J = MPII14.num_joints
 
@@ -212,12 +210,8 @@ def test_sample_mapper_virtual_index_and_errors():
         build_dataset(src, _codec(), Augmenter(), batch_size=0)
 
 
-def test_real_samples_through_pipeline():
-    from pathlib import Path
-
-    samples = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "samples"
-    if not (samples / "coco" / "test_coco.json").is_file():
-        pytest.skip("shared sample data not available")
+def test_real_samples_through_pipeline(shared_data):
+    samples = shared_data / "samples"
     from arttrack.data.coco import load_coco
     from arttrack.data.mpii import load_mpii_json
     from arttrack.data.pipeline import RecordSource

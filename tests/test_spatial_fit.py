@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-import pytest
 
 from arttrack.data.codec import PoseCodec
 from arttrack.data.synthetic import SyntheticConfig, generate_image
@@ -157,7 +156,8 @@ def test_fit_on_exact_maps_separates_held_out_edges(tmp_path):
 
 def test_fit_cli_tiny_untrained_net(tmp_path, monkeypatch, caplog):
     """`python -m arttrack.pairwise fit` end to end on a tiny pairwise net (untrained)."""
-    ms = pytest.importorskip("mindspore")
+    import mindspore as ms
+
     monkeypatch.chdir(tmp_path)
     ms.set_device("CPU")
     from arttrack.checkpoint import save_checkpoint
@@ -190,11 +190,8 @@ def test_fit_cli_tiny_untrained_net(tmp_path, monkeypatch, caplog):
     # --temporal-out: a clear error without clips, else the temporal model of the GT tracks
     assert main(["fit", "--ckpt", str(path), "--out", str(out), "--temporal-out",
                  str(tmp_path / "t.npz")]) == 2
-    try:
-        from arttrack.tracking import TemporalModel, fit_temporal_model  # noqa: F401
-    except ImportError:
-        return
     from arttrack.data.synthetic import write_posetrack
+    from arttrack.tracking import TemporalModel
 
     syn = SyntheticConfig(width=160, height=120, num_people=(2, 3), joint_set="coco17")
     write_posetrack(tmp_path / "pt", 1, num_frames=8, seed=0, config=syn, write_video=False,

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import scipy.io as scipy_io
+from pycocotools import coco as coco_mod
 
 from arttrack.data import synthetic as syn
 from arttrack.joints import COCO17, MPII14
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "samples"
-PT_SAMPLE = SAMPLES / "posetrack18" / "annotations" / "val" / "012834_mpii_test.json"
 
 CLEAN = syn.SyntheticConfig(noise=0.0, blur_prob=0.0)
 
@@ -118,7 +117,6 @@ def test_occlusion_one_person_fully_in_front():
 
 
 def test_mpii_mat_round_trip(tmp_path):
-    scipy_io = pytest.importorskip("scipy.io")
     cfg = replace(syn.SyntheticConfig(), num_people=(0, 3), joint_set="mpii14")
     n = 16
     path = syn.write_mpii(tmp_path, n, seed=2, config=cfg, test_fraction=0.25, progress=False)
@@ -183,7 +181,6 @@ def test_mpii_mat_round_trip(tmp_path):
 
 
 def test_coco_json_loads_with_pycocotools(tmp_path):
-    coco_mod = pytest.importorskip("pycocotools.coco")
     cfg = replace(syn.SyntheticConfig(), joint_set="coco17")
     path = syn.write_coco(tmp_path, 5, seed=4, config=cfg, split="val2017", progress=False)
     coco = coco_mod.COCO(str(path))
@@ -210,18 +207,27 @@ def test_coco_json_loads_with_pycocotools(tmp_path):
             assert coco.annToMask(ann).sum() > 0
 
 
+def test_posetrack_json_has_the_real_files_structure(tmp_path, shared_data):
+    """Same top-level keys, image and annotation fields, and categories as a real
+    PoseTrack 2018 annotation file."""
+    real_file = shared_data / "samples" / "posetrack18" / "annotations" / "val" / "012834_mpii_test.json"
+    real = json.loads(real_file.read_text())
+    cfg = syn.SyntheticConfig(width=160, height=120, num_people=(2, 3), joint_set="coco17")
+    (path,) = syn.write_posetrack(tmp_path, 1, num_frames=2, seed=1, config=cfg,
+                                  write_video=False, progress=False)
+    data = json.loads(path.read_text())
+    assert list(data) == list(real)
+    assert set(data["images"][0]) == set(real["images"][0])
+    assert set(data["annotations"][0]) == set(real["annotations"][0])
+    assert data["categories"] == real["categories"]
+
+
 def test_posetrack_json_matches_the_real_structure(tmp_path):
     cfg = syn.SyntheticConfig(width=320, height=240, num_people=(2, 3), joint_set="coco17")
     paths = syn.write_posetrack(tmp_path, 1, num_frames=8, seed=1, config=cfg,
                                 label_every=2, progress=False)
     data = json.loads(paths[0].read_text())
     assert data["images"] and data["annotations"]
-    if PT_SAMPLE.is_file():
-        real = json.loads(PT_SAMPLE.read_text())
-        assert list(data) == list(real)
-        assert set(data["images"][0]) == set(real["images"][0])
-        assert set(data["annotations"][0]) == set(real["annotations"][0])
-        assert data["categories"] == real["categories"]
     img0 = data["images"][0]
     assert len(data["images"]) == 8 and img0["nframes"] == 8
     assert [im["is_labeled"] for im in data["images"]] == [True, False] * 4

@@ -459,11 +459,8 @@ def test_v1_under_pure_python_protobuf_matches_tensorflow(tmp_path):
     # through protobuf's per-value decoding, and must come out bit for bit the same.
     out = tmp_path / "v1.pkl"
     script = (
-        "import os, pickle, sys\n"
-        "try:\n"
-        "    import mindspore  # noqa: F401\n"
-        "except ImportError:\n"
-        "    os.environ['PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION'] = 'python'\n"
+        "import pickle, sys\n"
+        "import mindspore  # noqa: F401\n"
         "from google.protobuf.internal import api_implementation\n"
         "from arttrack.io.tf_checkpoint import read_tf_checkpoint\n"
         "got = read_tf_checkpoint(sys.argv[1])\n"

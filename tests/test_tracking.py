@@ -144,9 +144,9 @@ def test_people_to_detections_edges():
 
 def test_person_without_joints_gets_no_track():
     p = frame(person(100), np.full((J, 3), np.nan))
-    ids = track_people([p, p])
-    assert ids[0][1] == -1 and ids[0][0] >= 0
-    assert hungarian_baseline([p, p])[1][1] == -1
+    # ids from 0 in order of first appearance; the person without joints gets none (-1)
+    assert [i.tolist() for i in track_people([p, p])] == [[0, -1], [0, -1]]
+    assert [i.tolist() for i in hungarian_baseline([p, p])] == [[0, -1], [0, -1]]
 
 
 def test_set_joint_positions_optical_flow_prior():

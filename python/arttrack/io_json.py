@@ -1,4 +1,4 @@
-"""Read and write arttrack's canonical per-video pose JSON (DESIGN.md section 4).
+"""Read and write arttrack's canonical per-video pose JSON (docs/DESIGN.md section 4).
 
 Format::
 

@@ -1,7 +1,7 @@
 """Joint sets, left/right symmetry, skeletons and the sparse pairwise graph.
 
 One place for every joint-order constant, shared by data, training, inference, drawing
-and export metadata (DESIGN.md section 4).
+and export metadata (docs/DESIGN.md section 4).
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def pair_channel(j: int, k: int, num_joints: int) -> int:
     """Channel of the ordered pair (j, k), j != k, in the 2*J*(J-1) pairwise output.
 
     The pair occupies channels 2*c and 2*c + 1 (dx, dy) where c is returned here:
-    ``(J-1)*j + k - (1 if j < k else 0)`` (DESIGN.md section 1).
+    ``(J-1)*j + k - (1 if j < k else 0)`` (docs/DESIGN.md section 1).
     """
     if j == k:
         raise ValueError(f"pair_channel needs two different joints, got {j} twice")

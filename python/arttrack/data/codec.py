@@ -4,8 +4,8 @@ Training (``encode``) and inference (``decode_single``, ``decode_multi``,
 ``pairwise_to_pixels``) share the same stride, cell-centre convention, ``locref_stdev``
 and pairwise statistics, so they cannot disagree (MMPose-codec style).
 
-Geometry (DESIGN.md section 1)
-------------------------------
+Geometry (docs/DESIGN.md section 1)
+-----------------------------------
 - Map size for an input side ``s``: ``ceil(s / (2 * stride)) * 2``.
 - Centre of cell (row i, col j) in input pixels: ``(j * stride + stride / 2,
   i * stride + stride / 2)``.

@@ -1,4 +1,4 @@
-"""Assembly of partitioned detections into people (DESIGN.md section 1, inference step 5)."""
+"""Assembly of partitioned detections into people (docs/DESIGN.md section 1, inference step 5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pairwise terms between detections and the logistic spatial model (DESIGN.md section 1,
+"""Pairwise terms between detections and the logistic spatial model (docs/DESIGN.md section 1,
 inference steps 2 and 3).
 
 For a candidate edge from detection d1 (joint a, cell c1, position p1) to detection d2
@@ -170,7 +170,7 @@ class PairwiseTerms:
 
     @property
     def costs(self) -> np.ndarray:
-        """Edge join costs log((1-p)/p) (DESIGN.md section 1, step 3)."""
+        """Edge join costs log((1-p)/p) (docs/DESIGN.md section 1, step 3)."""
         return costs_from_probs(self.prob)
 
 

@@ -2,7 +2,7 @@
 
 A pure function of numpy maps (no network, no MindSpore), used by
 :class:`arttrack.inference.Predictor`, ``python -m arttrack.predict``, the video pipeline
-and the C++ runner's Python post-processing. DESIGN.md section 1, inference steps 1-5::
+and the C++ runner's Python post-processing. docs/DESIGN.md section 1, inference steps 1-5::
 
     find_peaks -> pairwise_terms (spatial model) -> node / edge costs -> partition -> assemble
 
@@ -47,7 +47,7 @@ __all__ = ["FrameParse", "MultiPersonSettings", "detect", "group", "maps_to_peop
 
 @dataclass(frozen=True)
 class MultiPersonSettings:
-    """Parameters of the multi-person decoding (defaults: DESIGN.md section 1).
+    """Parameters of the multi-person decoding (defaults: docs/DESIGN.md section 1).
 
     Attributes:
         stride: input pixels per map cell.
