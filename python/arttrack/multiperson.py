@@ -1,6 +1,6 @@
 """Multi-person pose estimation and tracking on a video: ``python -m arttrack.multiperson VIDEO``.
 
-The product's main job. Per frame (DESIGN.md section 1)::
+The product's main job. Per frame (docs/DESIGN.md section 1)::
 
     read -> network (batched, Predictor.maps) -> parse_frame (peaks, spatial edges,
     multicut, people) -> tracking -> draw / write
@@ -477,9 +477,12 @@ def run(source: FrameSource, predictor: Any, spatial: Any, out_dir: Path, *,
         max_frames: Optional[int] = None, batch_size: int = 4, kpt_thr: float = KPT_THR,
         fill_gap: int = FILL_GAP, min_track_frames: int = MIN_TRACK_FRAMES,
         video: bool = True, formats: tuple[str, ...] = (), overwrite: bool = False,
-        meta_extra: Optional[dict] = None, progress: bool = True) -> RunResult:
+        meta_extra: Optional[dict] = None, progress: bool = True,
+        after_network: Optional[Callable[[], None]] = None) -> RunResult:
     """Process ``source`` and write the outputs (module docstring). Raises
-    :class:`InputError` (or ValueError / OSError) with nothing left behind on failure."""
+    :class:`InputError` (or ValueError / OSError) with nothing left behind on failure.
+    ``after_network`` is called after every network call (the CLI puts its signal
+    handlers back there, over the ones MindSpore's runtime installs)."""
     import cv2
     from tqdm import tqdm
 
@@ -515,13 +518,14 @@ def run(source: FrameSource, predictor: Any, spatial: Any, out_dir: Path, *,
     created_dir = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     stage = out_dir / f".{stem}.arttrack-{os.getpid()}.tmp"
-    if stage.exists():
-        shutil.rmtree(stage)
-    stage.mkdir()
     writer = None
     timer = {"read": 0.0, "network": 0.0, "parse": 0.0, "track": 0.0, "write": 0.0}
     t_start = time.perf_counter()
     try:
+        # made inside the try: an interrupt right after it still removes it
+        if stage.exists():
+            shutil.rmtree(stage)
+        stage.mkdir()
         if video:
             writer = cv2.VideoWriter(str(stage / paths["video"].name), cv2.VideoWriter_fourcc(*"mp4v"),
                                      source.fps, (source.width, source.height))
@@ -558,6 +562,8 @@ def run(source: FrameSource, predictor: Any, spatial: Any, out_dir: Path, *,
             if graph and len(imgs) < batch_size:  # one compiled shape for the whole video
                 imgs = imgs + [imgs[-1]] * (batch_size - len(imgs))
             maps = predictor.maps(imgs)[:len(pending)]
+            if after_network is not None:
+                after_network()
             timer["network"] += time.perf_counter() - t0
             for (fi, bgr), m in zip(pending, maps):
                 t0 = time.perf_counter()
@@ -830,7 +836,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "of images or a glob: canonical JSON, a video with tracked skeletons and "
                     "optional exports.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("input", nargs="?", help="video file, folder of images, or a quoted glob")
+    p.add_argument("input", nargs="*",
+                   help="a video, a folder of images or a quoted glob of images (one video); or "
+                        "many videos: a folder of videos, a quoted glob of videos, a .txt list, "
+                        "or several video files (outputs per video in --out-dir, a "
+                        "summary.json, finished videos skipped on a rerun)")
     p.add_argument("--demo", action="store_true",
                    help="track a generated synthetic clip with the shipped demo model")
     g = p.add_argument_group("model")
@@ -911,13 +921,20 @@ def _formats(text: str) -> tuple[str, ...]:
     return out
 
 
-def _main(args: argparse.Namespace) -> int:
-    formats = _formats(args.save)
-    kpt_thr = args.kpt_thr if args.kpt_thr is not None else (DEMO_KPT_THR if args.demo else KPT_THR)
-    out_dir = Path(args.out_dir)
-    temporal = None
-    meta_extra: dict = {}
-    gt_path = None
+@dataclass
+class _Loaded:
+    """The model side of a run, loaded once for one video or many."""
+
+    pred: Any
+    spatial: Any
+    temporal: Any
+    scale: float
+    meta_extra: dict
+
+
+def _model_files(args: argparse.Namespace) -> tuple[Path, Optional[str], Optional[str],
+                                                  Optional[str], Optional[dict]]:
+    """(checkpoint, spatial, stats, temporal, model.json) from --demo / --ckpt / --model."""
     if args.demo:
         if args.input:
             raise InputError("--demo takes no input (it generates its own clip)")
@@ -928,22 +945,82 @@ def _main(args: argparse.Namespace) -> int:
         if missing:
             raise InputError(f"the demo model is not installed ({d / missing[0]} is missing); "
                              "train one with `python scripts/train_demo_model.py`")
-        ckpt, spatial, stats, tpath, model_doc = _model_folder_files(d, args)
-    else:
-        if not args.input:
-            raise InputError("give an input video / folder / glob (or --demo)")
-        if args.ckpt and args.model:
-            raise InputError("give --model or --ckpt, not both")
-        if args.ckpt:
-            ckpt, spatial, stats, tpath = Path(args.ckpt), args.spatial, args.pairwise_stats, args.temporal
-            model_doc = None
-        else:
-            ckpt, spatial, stats, tpath, model_doc = _model_folder_files(
-                _resolve_model(args.model or DEFAULT_MODEL), args)
+        return _model_folder_files(d, args)
+    if not args.input:
+        raise InputError("give an input video / folder / glob / list (or --demo)")
+    if args.ckpt and args.model:
+        raise InputError("give --model or --ckpt, not both")
+    if args.ckpt:
+        return Path(args.ckpt), args.spatial, args.pairwise_stats, args.temporal, None
+    return _model_folder_files(_resolve_model(args.model or DEFAULT_MODEL), args)
+
+
+def _load(args: argparse.Namespace, files: tuple, threads: Optional[int] = None,
+          device_set: bool = False) -> _Loaded:
+    from arttrack.backends import resolve_backend
+
+    ckpt, spatial, stats, tpath, model_doc = files
+    temporal = None
     if tpath:
         from arttrack.tracking import TemporalModel
 
         temporal = TemporalModel.load(tpath)
+    try:
+        backend = resolve_backend(args.backend, args.device)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    pred, spatial_model, sp = _load_model(ckpt, args.config, None if device_set else args.device,
+                                          args.mode, args.batch_size, stats, spatial,
+                                          args.min_joints, args.flip_test, backend)
+    if threads and backend == "onnxruntime":
+        pred._onnx.threads = threads
+    pred.settings = dataclasses.replace(pred.settings, method=args.solver)
+    scale = args.scale if args.scale is not None else float(getattr(pred.config, "global_scale", 1.0))
+    meta_extra: dict = {"backend": backend}
+    meta_extra["model"] = {"checkpoint": str(ckpt), "spatial_model": str(sp),
+                           "pairwise_stats": str(stats) if stats else
+                           getattr(pred.config, "pairwise_stats_fn", None)}
+    if model_doc is not None:
+        meta_extra["model"]["name"] = model_doc.get("name")
+    meta_extra["tracker"] = {"temporal_model": str(tpath) if tpath else "default"}
+    _reassert_signals()
+    return _Loaded(pred, spatial_model, temporal, scale, meta_extra)
+
+
+def _run_one(args: argparse.Namespace, m: _Loaded, source: FrameSource, out_dir: Path,
+             formats: tuple[str, ...], kpt_thr: float, overwrite: bool, progress: bool = True
+             ) -> RunResult:
+    return run(source, m.pred, m.spatial, out_dir, tracker=args.tracker, temporal=m.temporal,
+               max_gap=args.max_gap, fill_gap=args.fill_gap,
+               min_track_frames=args.min_track_frames, flow=args.flow,
+               flow_scale=args.flow_scale, scale=m.scale, start=args.start,
+               max_frames=args.max_frames, batch_size=args.batch_size, kpt_thr=kpt_thr,
+               video=not args.no_video, formats=formats, overwrite=overwrite,
+               meta_extra=m.meta_extra, progress=progress, after_network=_reassert_signals)
+
+
+def _synthetic_warning(args: argparse.Namespace, m: _Loaded) -> list[str]:
+    if not args.demo and getattr(m.pred.config, "dataset_type", None) == "synthetic":
+        return ["this model was trained on synthetic figures only; its output on real "
+                f"footage is meaningless (use --model {DEFAULT_MODEL})"]
+    return []
+
+
+def _main(args: argparse.Namespace) -> int:
+    formats = _formats(args.save)
+    kpt_thr = args.kpt_thr if args.kpt_thr is not None else (DEMO_KPT_THR if args.demo else KPT_THR)
+    out_dir = Path(args.out_dir)
+    if not args.demo and args.input:
+        from arttrack.videobatch import BatchInputError, batch_inputs
+
+        try:
+            videos = batch_inputs(args.input)
+        except BatchInputError as exc:
+            raise InputError(str(exc)) from None
+        if videos is not None:
+            return _main_batch(args, videos, out_dir, formats, kpt_thr)
+    files = _model_files(args)
+    gt_path = None
     replaced: list[Path] = []
     overwrite = args.overwrite
     if args.demo:
@@ -953,42 +1030,15 @@ def _main(args: argparse.Namespace) -> int:
         src_path, gt_path = _write_demo_clip(out_dir, True, replaced)
         source = open_source(str(src_path), args.fps)
     else:
-        source = open_source(args.input, args.fps)
+        source = open_source(args.input[0], args.fps)
     # refuse existing outputs before the (slow) model load
     planned = _planned_outputs(out_dir, source.stem, not args.no_video, formats)
     _check_outputs(planned, overwrite)
     if args.demo:
         replaced += [p for p in planned.values() if p.exists()]
-    from arttrack.backends import resolve_backend
-
-    try:
-        backend = resolve_backend(args.backend, args.device)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
-    pred, spatial_model, sp = _load_model(ckpt, args.config, args.device, args.mode,
-                                          args.batch_size, stats, spatial, args.min_joints,
-                                          args.flip_test, backend)
-    pred.settings = dataclasses.replace(pred.settings, method=args.solver)
-    scale = args.scale if args.scale is not None else float(getattr(pred.config, "global_scale", 1.0))
-    meta_extra["backend"] = backend
-    meta_extra["model"] = {"checkpoint": str(ckpt), "spatial_model": str(sp),
-                           "pairwise_stats": str(stats) if stats else
-                           getattr(pred.config, "pairwise_stats_fn", None)}
-    if model_doc is not None:
-        meta_extra["model"]["name"] = model_doc.get("name")
-    meta_extra["tracker"] = {"temporal_model": str(tpath) if tpath else "default"}
-    res = run(source, pred, spatial_model, out_dir, tracker=args.tracker, temporal=temporal,
-              max_gap=args.max_gap, fill_gap=args.fill_gap,
-              min_track_frames=args.min_track_frames, flow=args.flow,
-              flow_scale=args.flow_scale, scale=scale, start=args.start,
-              max_frames=args.max_frames, batch_size=args.batch_size, kpt_thr=kpt_thr,
-              video=not args.no_video, formats=formats, overwrite=overwrite,
-              meta_extra=meta_extra)
-    warnings = list(res.warnings)
-    if not args.demo and getattr(pred.config, "dataset_type", None) == "synthetic":
-        warnings.append("this model was trained on synthetic figures only; its output on real "
-                        f"footage is meaningless (use --model {DEFAULT_MODEL})")
-    for w in warnings:
+    m = _load(args, files)
+    res = _run_one(args, m, source, out_dir, formats, kpt_thr, overwrite)
+    for w in list(res.warnings) + _synthetic_warning(args, m):
         print(f"{PROG}: warning: {w}", file=sys.stderr)
     print(f"{PROG}: {res.summary()}")
     print(f"{PROG}: wrote {res.json_path}" + (f", {res.video_path}" if res.video_path else "")
@@ -1008,6 +1058,53 @@ def _main(args: argparse.Namespace) -> int:
     return 0
 
 
+def _main_batch(args: argparse.Namespace, videos: list[Path], out_dir: Path,
+                formats: tuple[str, ...], kpt_thr: float) -> int:
+    """Many videos (arttrack.videobatch): this rank's share, failures recorded, finished
+    videos skipped; rank 0 writes OUT/summary.json. Exit 1 when any video failed."""
+    from arttrack import videobatch as vb
+
+    if args.start or args.max_frames:
+        raise InputError("--start / --max-frames apply to one video, not to a batch")
+    import mindspore as ms
+
+    ms.set_device(args.device)  # before msrun's cluster forms (distributed_rank)
+    rank, size = vb.distributed_rank()
+    threads = max(1, (os.cpu_count() or 1) // size) if size > 1 else None
+    m = _load(args, _model_files(args), threads, device_set=True)
+    for w in _synthetic_warning(args, m):
+        print(f"{PROG}: warning: {w}", file=sys.stderr)
+
+    def planned(v: Path) -> dict[str, Path]:
+        return _planned_outputs(out_dir, v.stem, not args.no_video, formats)
+
+    def process(v: Path) -> RunResult:
+        res = _run_one(args, m, open_source(str(v), args.fps), out_dir, formats, kpt_thr,
+                       True)
+        for w in res.warnings:
+            print(f"{PROG}: warning: {w}", file=sys.stderr)
+        return res
+
+    import cv2
+
+    done = vb.run_batch(videos, out_dir, planned=planned, process=process,
+                        overwrite=args.overwrite, rank=rank, size=size,
+                        on_error=(InputError, ValueError, OSError, RuntimeError, cv2.error),
+                        progress_state=_BATCH_PROGRESS)
+    failed = [r for r in done if r.status == "failed"]
+    for r in failed:
+        print(f"{PROG}: error: {Path(r.path).name}: {r.error}", file=sys.stderr)
+    if rank == 0:
+        records = vb.merge_summaries(out_dir, videos, size)
+        path = vb.write_summary(out_dir, records, size)
+        n = {s: sum(r.status == s for r in records) for s in ("done", "skipped", "failed", "pending")}
+        print(f"{PROG}: {len(records)} videos: {n['done']} done, {n['skipped']} skipped (finished "
+              f"before), {n['failed']} failed" + (f", {n['pending']} not reported" if n["pending"] else "")
+              + f"; summary in {path}")
+        return 1 if n["failed"] or n["pending"] else 0
+    return 1 if failed else 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
@@ -1016,17 +1113,61 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # FFmpeg's own messages ("moov atom not found") would add lines to our one-line errors
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     import cv2
+    import signal
 
+    def on_sigterm(signum: int, frame: Any) -> None:
+        raise _Terminated()
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = (signal.signal(signal.SIGTERM, on_sigterm),
+                    # Ctrl-C interrupts even when the parent started us with SIGINT ignored
+                    # (a background job of a non-interactive shell)
+                    signal.signal(signal.SIGINT, signal.default_int_handler))
+        _OWN_SIGNALS.update({signal.SIGTERM: on_sigterm, signal.SIGINT: signal.default_int_handler})
     try:
         return _main(args)
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, _Terminated) as exc:
+        name = "SIGTERM" if isinstance(exc, _Terminated) else "SIGINT"
+        print(f"{PROG}: interrupted by {name}; {_interrupted_state()}", file=sys.stderr)
+        return 143 if name == "SIGTERM" else 130
     except (InputError, ValueError, OSError, RuntimeError, cv2.error) as exc:
         log.debug("traceback", exc_info=True)
         msg = " ".join(str(exc).split()) or type(exc).__name__
         print(f"{PROG}: error: {msg}", file=sys.stderr)
         return 2
+    finally:
+        _OWN_SIGNALS.clear()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous[0])
+            signal.signal(signal.SIGINT, previous[1])
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised where the process is so that the staging folder is cleaned up."""
+
+
+def _interrupted_state() -> str:
+    b = _BATCH_PROGRESS
+    if b.get("total"):
+        return (f"{b['finished']} of {b['total']} videos finished (their outputs are complete, "
+                "the one in progress left nothing behind); run the same command again to go on")
+    return "nothing was written (outputs appear only when complete)"
+
+
+_BATCH_PROGRESS: dict = {}
+_OWN_SIGNALS: dict = {}
+
+
+def _reassert_signals() -> None:
+    """Put main()'s SIGINT / SIGTERM handlers back: MindSpore's runtime installs its own C
+    SIGINT handler when it loads and again at its first network call (it ends the process
+    by SIGTERM), which would turn Ctrl-C into a SIGTERM exit."""
+    import signal
+
+    if threading.current_thread() is threading.main_thread():
+        for sig, handler in _OWN_SIGNALS.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

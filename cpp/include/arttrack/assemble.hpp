@@ -1,4 +1,4 @@
-// Assembly: clusters of active detections -> people (DESIGN.md section 1, inference step 5).
+// Assembly: clusters of active detections -> people (docs/DESIGN.md section 1, inference step 5).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -21,7 +21,7 @@ struct People {
 //              of that joint, score-weighted with those of its other detections of that joint
 //              within `merge_radius` px of the best one (plain mean when their scores sum to
 //              <= 0). merge_radius = 0 keeps the best detection alone; infinity averages all
-//              of them (DESIGN.md step 5 as first written, which put a joint between two
+//              of them (docs/DESIGN.md step 5 as first written, which put a joint between two
 //              far-apart candidates, e.g. both feet, where neither is);
 //   score    = the best detection's score (a mean would reward a cluster for duplicate
 //              low-score detections no less than one confident one);

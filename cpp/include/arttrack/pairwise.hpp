@@ -1,4 +1,4 @@
-// Pairwise terms between detections (DESIGN.md section 1, inference steps 2 and 3).
+// Pairwise terms between detections (docs/DESIGN.md section 1, inference steps 2 and 3).
 //
 // For a candidate edge between detection d1 (joint a, cell c1, position p1) and detection
 // d2 (joint b, cell c2, position p2), with the pairwise regression map de-normalised to

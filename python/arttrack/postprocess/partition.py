@@ -1,6 +1,6 @@
 """Node-labelling multicut: group detections into people and suppress false positives.
 
-DESIGN.md section 1, inference step 4. Every detection (node) is either *active* or
+docs/DESIGN.md section 1, inference step 4. Every detection (node) is either *active* or
 *suppressed*; active nodes are grouped into clusters (one cluster per person). The solver
 minimises::
 
