@@ -13,8 +13,12 @@ Stages timed (median over repeats, one thread):
   assemble   assemble (C++)              vs a NumPy loop
   total      all of the above
 
+Also timed first: find_peaks against one NumPy pass over the same maps (17x60x80 maps with
+20 blobs per joint, thousands of cells above the threshold; see ``peaks_vs_numpy``).
+
 Run:  python benchmarks/bench_postprocess.py            (full table, a few minutes)
       python benchmarks/bench_postprocess.py --quick    (small sizes, seconds)
+      python benchmarks/bench_postprocess.py --peaks-ratio   (the find_peaks / NumPy ratio only)
 Nothing is asserted: this prints numbers.
 """
 
@@ -104,6 +108,54 @@ def make_frame(num_people: int, map_hw: tuple[int, int], rng: np.random.Generato
     return score.astype(np.float32), locref, pairwise, people
 
 
+def blob_maps(rng: np.random.Generator, h: int = 60, w: int = 80, nj: int = 17, blobs: int = 20,
+              sigma: float = 1.5) -> np.ndarray:
+    """(h, w, nj) float32 maps: per joint ``blobs`` Gaussian blobs (``sigma`` cells, peak
+    uniform in [0.5, 0.95]) over uniform noise in [0, 0.15)."""
+    m = rng.uniform(0, 0.15, (h, w, nj)).astype(np.float32)
+    ys, xs = np.mgrid[0:h, 0:w]
+    for j in range(nj):
+        cy, cx = rng.uniform(0, h, blobs), rng.uniform(0, w, blobs)
+        peak = rng.uniform(0.5, 0.95, blobs)
+        d2 = (ys[..., None] - cy) ** 2 + (xs[..., None] - cx) ** 2
+        m[:, :, j] = np.maximum(m[:, :, j], (peak * np.exp(-d2 / (2 * sigma ** 2))).max(-1))
+    return m.astype(np.float32)
+
+
+def peaks_vs_numpy(repeats: int = 2000, seed: int = 0, min_score: float = 0.2) -> dict:
+    """Median time of find_peaks (with locref, nms_radius 5) on 17x60x80 blob maps against
+    one NumPy pass over the same maps, ``(maps >= min_score).sum()`` and ``maps.max()``,
+    timed interleaved in the same run."""
+    rng = np.random.default_rng(seed)
+    maps = blob_maps(rng)
+    locref = rng.normal(0, 1, maps.shape + (2,)).astype(np.float32)
+    fns = {"find_peaks": lambda: find_peaks(maps, locref, stride=STRIDE, nms_radius=5, min_score=min_score),
+           "ge_sum": lambda: (maps >= min_score).sum(),
+           "max": lambda: maps.max()}
+    times = {k: [] for k in fns}
+    for _ in range(max(repeats // 10, 10)):  # warm-up
+        for fn in fns.values():
+            fn()
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return dict(med, candidates=int((maps >= min_score).sum()), dets=len(fns["find_peaks"]()),
+                min_score=min_score, repeats=repeats)
+
+
+def print_peaks_vs_numpy(repeats: int, seed: int) -> None:
+    r = peaks_vs_numpy(repeats, seed)
+    print(f"find_peaks vs one NumPy pass: 17x60x80 maps, 20 Gaussian blobs per joint (sigma 1.5 cells, "
+          f"peak 0.5-0.95) over uniform noise 0-0.15, min_score {r['min_score']}, nms_radius 5, with locref: "
+          f"{r['candidates']} cells >= min_score, {r['dets']} detections; medians of {r['repeats']}")
+    print(f"  find_peaks {r['find_peaks'] * 1e6:.1f} us | (maps >= {r['min_score']}).sum() "
+          f"{r['ge_sum'] * 1e6:.1f} us: ratio {r['find_peaks'] / r['ge_sum']:.1f}x | maps.max() "
+          f"{r['max'] * 1e6:.1f} us: ratio {r['find_peaks'] / r['max']:.1f}x", flush=True)
+
+
 def assemble_numpy(peaks, active, cluster, num_joints, min_joints=3):
     out = []
     for c in range(cluster.max() + 1 if cluster.size else 0):
@@ -176,11 +228,16 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="1 and 5 people on 60x80 maps, few repeats")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--pin", action="store_true", help="pin the process to one CPU core")
+    ap.add_argument("--peaks-ratio", action="store_true", help="only find_peaks against one NumPy pass")
+    ap.add_argument("--peaks-repeats", type=int, default=2000, help="repeats of the find_peaks / NumPy timing")
     args = ap.parse_args(argv)
     if args.quick:
         args.people, args.maps, args.repeats, args.ref_repeats = "1,5", "60x80", 5, 1
     if args.pin and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    print_peaks_vs_numpy(args.peaks_repeats, args.seed)
+    if args.peaks_ratio:
+        return 0
     model = spatial_model()
     rng = np.random.default_rng(args.seed)
     people = [int(p) for p in args.people.split(",")]

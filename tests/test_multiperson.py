@@ -134,12 +134,15 @@ def test_cli_outputs_and_exports(env, capsys):
     assert meta["video"] == stem and meta["width"] == W and meta["height"] == H
     assert abs(meta["fps"] - FPS) < 0.01 and meta["tracker"]["method"] == "st"
     assert (meta["tracker"]["fill_gap"], meta["tracker"]["min_track_frames"]) == (8, 8)
-    n_inst = 0
+    n_inst, first_seen = 0, []
     for fr in data["frames"]:
-        for inst in fr["instances"]:
-            assert isinstance(inst["track_id"], int) and inst["track_id"] >= 0
-            n_inst += 1
+        ids = [inst["track_id"] for inst in fr["instances"]]
+        assert all(isinstance(t, int) for t in ids) and len(set(ids)) == len(ids)
+        first_seen += [t for t in ids if t not in first_seen]
+        n_inst += len(ids)
     assert n_inst > 0, "the tiny model with threshold 0.55 should find something"
+    # ids are dense, 0, 1, 2, ... in order of first appearance
+    assert first_seen == list(range(len(first_seen)))
     # COCO results load against a ground truth with those image ids
     from pycocotools.coco import COCO
 
@@ -306,8 +309,8 @@ def test_demo_missing_model_message(monkeypatch, tmp_path, capsys):
 
 
 # ----------------------------------------------------------------------------- real clip
-@pytest.mark.skipif(not REAL_CLIP.is_file(), reason="PoseTrack sample clip not present")
-def test_real_posetrack_clip(env, capsys):
+def test_real_posetrack_clip(env, capsys, shared_data):
+    assert REAL_CLIP.is_file(), f"{REAL_CLIP} is missing from ../shared"
     out = env["root"] / "out_real"
     # --scale 0.25: the untrained tiny model is slow on 1280x720 CPU frames; outputs stay
     # in the original size

@@ -92,6 +92,48 @@ ARTTRACK_TEST(many_peaks_switch_to_grid) {
   compare(m, h, w, nj, 2, 0.0);
 }
 
+// Blob maps like a network's: hundreds of cells >= min_score per channel, so that the
+// candidates are grouped by score bucket; near-ties inside one bucket, scores above 1, a
+// negative threshold and signed zeros; radii whose disks span several words of the
+// suppression bit set (W > 64, r >= 32).
+ARTTRACK_TEST(blob_maps_match_brute_force) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  struct Case {
+    std::int64_t h, w, nj;
+    int mode;
+    double min_score;
+    std::vector<std::int64_t> radii;
+  };
+  const Case cases[] = {
+      {30, 40, 5, 0, 0.2, {0, 1, 3, 5, 9}},   {20, 150, 2, 0, 0.2, {5, 32, 33, 70, 200}},
+      {25, 30, 3, 1, 0.3, {1, 2, 5}},          {25, 30, 3, 2, -0.5, {1, 4, 7}},
+      {25, 30, 3, 3, 0.0, {0, 2, 6}},          {9, 70, 2, 0, 0.2, {64, 65}}};
+  for (const Case& c : cases) {
+    std::vector<float> m(static_cast<std::size_t>(c.h * c.w * c.nj));
+    for (auto& v : m) v = 0.15f * u(rng);
+    for (std::int64_t j = 0; j < c.nj; ++j) {
+      for (int b = 0; b < 12; ++b) {
+        const float cy = u(rng) * static_cast<float>(c.h), cx = u(rng) * static_cast<float>(c.w);
+        const float peak = 0.5f + 0.45f * u(rng);
+        for (std::int64_t y = 0; y < c.h; ++y)
+          for (std::int64_t x = 0; x < c.w; ++x) {
+            const float d2 = (static_cast<float>(y) - cy) * (static_cast<float>(y) - cy) +
+                             (static_cast<float>(x) - cx) * (static_cast<float>(x) - cx);
+            float& v = m[static_cast<std::size_t>((y * c.w + x) * c.nj + j)];
+            v = std::max(v, peak * std::exp(-d2 / (2 * 2.25f)));
+          }
+      }
+    }
+    for (auto& v : m) {
+      if (c.mode == 1) v = 0.3f + 1e-7f * std::floor(v * 8.f);  // near-ties: one bucket
+      if (c.mode == 2) v = (v - 0.3f) * 4.f;                    // negative and > 1
+      if (c.mode == 3) v = v < 0.2f ? (u(rng) < 0.5f ? -0.0f : 0.0f) : std::floor(v * 4.f) / 4.f;
+    }
+    for (std::int64_t r : c.radii) compare(m, c.h, c.w, c.nj, r, c.min_score);
+  }
+}
+
 ARTTRACK_TEST(locref_applied) {
   const std::int64_t h = 3, w = 4, nj = 2;
   std::vector<float> m(static_cast<std::size_t>(h * w * nj), 0.f), l(static_cast<std::size_t>(h * w * nj * 2), 0.f);

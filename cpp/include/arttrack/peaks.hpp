@@ -1,5 +1,5 @@
 // Peak extraction from part score maps: per-joint greedy non-maximum suppression with
-// location refinement (DESIGN.md section 1, inference step 1), and single-person argmax.
+// location refinement (docs/DESIGN.md section 1, inference step 1), and single-person argmax.
 //
 // Maps are row-major (H, W, J) float32 arrays as produced by the network heads (the joint
 // channel is the fastest axis); location refinement maps are (H, W, J, 2) with (dx, dy)
@@ -59,8 +59,10 @@ struct Peaks {
 //
 // Throws std::invalid_argument on bad parameters, a locref shape that does not match the
 // score map, a non-finite score (anywhere in the map) or a non-finite locref value at a
-// kept cell (locref is only read at kept cells). Cost: one pass over the map plus a sort of
-// the cells >= min_score (usually few).
+// kept cell (locref is only read at kept cells). Cost: one pass over the map, then a few
+// steps per cell >= min_score (a counting sort by score bucket and a test against a bit
+// set of suppressed cells); only the candidates not yet suppressed when their bucket comes
+// are sorted exactly.
 Peaks find_peaks(const ScoreMapView& scoremap, const LocrefMapView& locref, const PeakParams& params = {});
 
 // Single-person decoding: per joint j, the argmax cell (first in row-major order on ties)

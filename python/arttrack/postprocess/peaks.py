@@ -1,4 +1,4 @@
-"""Peak extraction from part score maps (DESIGN.md section 1, inference step 1).
+"""Peak extraction from part score maps (docs/DESIGN.md section 1, inference step 1).
 
 Maps follow the network layout: ``scoremap`` is (H, W, J) float32 probabilities and
 ``locref`` (H, W, J, 2) float32 offsets (dx, dy) from the cell centre divided by
@@ -17,7 +17,7 @@ from arttrack._native import core
 
 __all__ = ["LOCREF_STDEV", "Peaks", "argmax_pose", "find_peaks"]
 
-#: Default de-normalisation factor of the locref head (DESIGN.md section 1).
+#: Default de-normalisation factor of the locref head (docs/DESIGN.md section 1).
 LOCREF_STDEV = 7.2801
 
 
@@ -49,6 +49,14 @@ class Peaks:
         return int(self.part.shape[0])
 
     @classmethod
+    def _trusted(cls, part: np.ndarray, xy: np.ndarray, score: np.ndarray, cell: np.ndarray) -> Peaks:
+        """Wraps arrays known to have the right shapes (the core's output) without the checks."""
+        peaks = object.__new__(cls)
+        for name, value in (("part", part), ("xy", xy), ("score", score), ("cell", cell)):
+            object.__setattr__(peaks, name, value)
+        return peaks
+
+    @classmethod
     def empty(cls) -> Peaks:
         return cls(np.zeros(0, np.int32), np.zeros((0, 2), np.float32), np.zeros(0, np.float32),
                    np.zeros((0, 2), np.int32))
@@ -58,6 +66,9 @@ class Peaks:
         return np.flatnonzero(self.part == joint)
 
 
+_INT64_MAX = int(np.iinfo(np.int64).max)
+
+
 def _radius(nms_radius: int) -> int:
     try:
         r = operator.index(nms_radius)
@@ -65,9 +76,7 @@ def _radius(nms_radius: int) -> int:
         raise TypeError(f"nms_radius must be an integer, got {type(nms_radius).__name__}") from None
     if r < 0:
         raise ValueError(f"nms_radius must be >= 0, got {r}")
-    if r > np.iinfo(np.int64).max:
-        r = np.iinfo(np.int64).max
-    return r
+    return min(r, _INT64_MAX)
 
 
 def find_peaks(
@@ -104,7 +113,7 @@ def find_peaks(
     """
     part, xy, score, cell = core.find_peaks(scoremap, locref, float(stride), _radius(nms_radius),
                                             float(min_score), float(locref_stdev))
-    return Peaks(part, xy, score, cell)
+    return Peaks._trusted(part, xy, score, cell)
 
 
 def argmax_pose(
