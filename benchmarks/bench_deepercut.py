@@ -127,7 +127,7 @@ def main(argv=None) -> int:
     if onnxruntime_available():
         ort = Predictor(pred.net, pred.codec, mean_pixel=pred.mean_pixel, batch_size=1,
                         config=pred.config, backend="onnxruntime")
-        ort._onnx.folder = tmp / "onnx"  # a fresh export, timed as the first call
+        ort.onnx_net.folder = tmp / "onnx"  # a fresh export, timed as the first call
         first_o, ort_s = _median_time(lambda: ort.maps(frame), args.repeats)
         print(f"network, ONNX Runtime (same network): first call {first_o:.2f} s (exports and "
               f"checks the export), median {ort_s:.3f} s = {1 / ort_s:.2f} frames/s; "

@@ -54,14 +54,14 @@ def test_onnxruntime_maps_equal_mindspore_and_the_export_is_reused(coco_model):
     ref = Predictor.from_checkpoint(coco_model, batch_size=2, backend="mindspore").maps(frames)
     ort = Predictor.from_checkpoint(coco_model, batch_size=2, backend="onnxruntime")
     got = ort.maps(frames)
-    assert ort._onnx.exports == 1 and ort._onnx.model_path(2, 80, 96).is_file()
+    assert ort.onnx_net.exports == 1 and ort.onnx_net.model_path(2, 80, 96).is_file()
     for a, b in zip(got, ref):
         np.testing.assert_allclose(a.part, b.part, atol=1e-4)
         np.testing.assert_allclose(a.locref, b.locref, atol=1e-4)
         np.testing.assert_allclose(a.pairwise, b.pairwise, atol=1e-4 * np.ptp(b.pairwise))
     again = Predictor.from_checkpoint(coco_model, batch_size=2, backend="onnxruntime")
     np.testing.assert_array_equal(again.maps(frames[0]).part, got[0].part)
-    assert again._onnx.exports == 0  # the cached export of the same checkpoint and size
+    assert again.onnx_net.exports == 0  # the cached export of the same checkpoint and size
 
 
 def test_another_network_gets_its_own_export(coco_model, tmp_path):

@@ -282,10 +282,12 @@ class Predictor:
             raise ValueError(f"backend must be 'mindspore' or 'onnxruntime', got {backend!r} "
                              "(resolve 'auto' with arttrack.backends.resolve_backend)")
         self.backend = backend
+        #: the ONNX Runtime runner (backend "onnxruntime"), else None
+        self.onnx_net = None
         if backend == "onnxruntime":
             from arttrack.backends import OnnxRuntimeNet
 
-            self._onnx = OnnxRuntimeNet(net)
+            self.onnx_net = OnnxRuntimeNet(net)
         self._forward = ms.jit(net) if mode == "graph" else net
         if flip_permutation is None and config is not None:
             from arttrack.joints import get_joint_set
@@ -361,7 +363,7 @@ class Predictor:
             n = batch.shape[0]
             if n < full:
                 batch = np.concatenate([batch, np.zeros((full - n,) + batch.shape[1:], batch.dtype)])
-            return {k: v[:n] for k, v in self._onnx(batch).items()}
+            return {k: v[:n] for k, v in self.onnx_net(batch).items()}
         import mindspore as ms
 
         outs = self._forward(ms.Tensor(batch))

@@ -973,7 +973,7 @@ def _load(args: argparse.Namespace, files: tuple, threads: Optional[int] = None,
                                           args.mode, args.batch_size, stats, spatial,
                                           args.min_joints, args.flip_test, backend)
     if threads and backend == "onnxruntime":
-        pred._onnx.threads = threads
+        pred.onnx_net.threads = threads
     pred.settings = dataclasses.replace(pred.settings, method=args.solver)
     scale = args.scale if args.scale is not None else float(getattr(pred.config, "global_scale", 1.0))
     meta_extra: dict = {"backend": backend}

@@ -85,10 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _tf(args: argparse.Namespace) -> str:
-    from arttrack.convert.tf import (import_tf_backbone, import_tf_pose_model, inspect_tf_model,
-                                     _variables)
+    from arttrack.convert.tf import (checkpoint_variables, import_tf_backbone,
+                                     import_tf_pose_model, inspect_tf_model)
 
-    info = inspect_tf_model(_variables(args.prefix), source=args.prefix)
+    info = inspect_tf_model(checkpoint_variables(args.prefix), source=args.prefix)
     if info.kind == "imagenet":
         rep = import_tf_backbone(args.prefix, args.out)
         return (f"wrote {args.out} (+ .json): {info.scope} ImageNet backbone, {rep['converted']} "

@@ -44,9 +44,9 @@ from arttrack._atomic import atomic_path
 from arttrack.io.tf_checkpoint import (TFCheckpointError, list_tf_variables, read_tf_checkpoint,
                                        tf_checkpoint_files)
 
-__all__ = ["AUTHORS_SPARSE_GRAPH_COCO", "TFImportError", "TFModelInfo", "import_deepercut_model",
-           "import_imagenet_backbone", "import_tf_backbone", "import_tf_pose_model",
-           "inspect_tf_model", "plan_import", "pose_model_config"]
+__all__ = ["AUTHORS_SPARSE_GRAPH_COCO", "TFImportError", "TFModelInfo", "checkpoint_variables",
+           "import_deepercut_model", "import_imagenet_backbone", "import_tf_backbone",
+           "import_tf_pose_model", "inspect_tf_model", "plan_import", "pose_model_config"]
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +275,9 @@ def _read(prefix: str | Path, names: list[str]) -> dict[str, np.ndarray]:
         raise TFImportError(str(exc)) from None
 
 
-def _variables(prefix: str | Path) -> dict[str, Any]:
+def checkpoint_variables(prefix: str | Path) -> dict[str, Any]:
+    """The checkpoint's variables (name -> dtype and shape); a reading error becomes a
+    :class:`TFImportError`."""
     try:
         return list_tf_variables(prefix)
     except TFCheckpointError as exc:
@@ -303,7 +305,7 @@ def import_tf_pose_model(prefix: str | Path, out: str | Path, *, joint_set: Opti
     from arttrack.joints import get_joint_set
 
     source = str(prefix)
-    variables = _variables(prefix)
+    variables = checkpoint_variables(prefix)
     info = inspect_tf_model(variables, source=source)
     if info.kind != "pose":
         raise TFImportError(f"{source} is an ImageNet classifier, not a pose model; import it as a "
@@ -379,7 +381,7 @@ def import_tf_backbone(prefix: str | Path, out: str | Path, *,
     from arttrack.models import checkpoint_meta_path, create_model
 
     source = str(prefix)
-    variables = _variables(prefix)
+    variables = checkpoint_variables(prefix)
     info = inspect_tf_model(variables, source=source)
     custom = info.arch == "resnet_v1"
     net = create_model(info.arch, num_joints=1, output_stride=output_stride,
