@@ -197,9 +197,10 @@ def _image_source(spec: str, stem: str, files: list[Path], fps: Optional[float])
     return FrameSource(spec, stem, "images", float(fps or 25.0), int(w), int(h), len(files), files)
 
 
-def _prefetch(it: Iterator[Any], size: int, timer: dict) -> Iterator[Any]:
-    """Run ``it`` in a background thread (decoding overlaps the network); re-raises its
-    exceptions here. ``timer['read']`` accumulates the thread's time per item."""
+def _prefetch(it: Iterator[Any], size: int, timer: dict, key: Optional[str]) -> Iterator[Any]:
+    """Run ``it`` in a background thread (decoding overlaps the network, the network the
+    post-processing); re-raises its exceptions here. ``timer[key]`` accumulates the
+    thread's time per item (None: the stage times itself)."""
     q: queue.Queue = queue.Queue(maxsize=max(2, size))
     done = object()
     stop = threading.Event()
@@ -212,7 +213,8 @@ def _prefetch(it: Iterator[Any], size: int, timer: dict) -> Iterator[Any]:
                     item = next(it)
                 except StopIteration:
                     break
-                timer["read"] += time.perf_counter() - t0
+                if key is not None:
+                    timer[key] += time.perf_counter() - t0
                 while not stop.is_set():
                     try:
                         q.put(("item", item), timeout=0.1)
@@ -547,11 +549,11 @@ def run(source: FrameSource, predictor: Any, spatial: Any, out_dir: Path, *,
                 total = min(total, max_frames)
         bar = tqdm(total=total, unit="frame", desc=stem, disable=None if progress else True,
                    dynamic_ncols=True, leave=False)
-        pending: list[tuple[int, np.ndarray]] = []
-        it = _prefetch(source.frames(start, max_frames), 2 * batch_size, timer)
+        frames_it = _prefetch(source.frames(start, max_frames), 2 * batch_size, timer, "read")
         graph = getattr(predictor, "mode", "") == "graph"
 
-        def flush() -> None:
+        def network(pending: list) -> tuple[list, list, tuple[float, float]]:
+            """The network stage: a batch of (index, BGR frame) -> their maps."""
             t0 = time.perf_counter()
             imgs, ratio = [], (1.0, 1.0)
             for _, bgr in pending:
@@ -562,9 +564,27 @@ def run(source: FrameSource, predictor: Any, spatial: Any, out_dir: Path, *,
             if graph and len(imgs) < batch_size:  # one compiled shape for the whole video
                 imgs = imgs + [imgs[-1]] * (batch_size - len(imgs))
             maps = predictor.maps(imgs)[:len(pending)]
-            if after_network is not None:
-                after_network()
             timer["network"] += time.perf_counter() - t0
+            return pending, maps, ratio
+
+        def batches() -> Iterator[tuple[list, list, tuple[float, float]]]:
+            pending: list[tuple[int, np.ndarray]] = []
+            for item in frames_it:
+                pending.append(item)
+                if len(pending) >= batch_size:
+                    yield network(pending)
+                    pending = []
+            if pending:
+                yield network(pending)
+
+        stream = batches()
+        if getattr(predictor, "backend", "mindspore") == "onnxruntime":
+            # ONNX Runtime releases the GIL: the next batch runs while this one is parsed,
+            # tracked and written (MindSpore's graph calls stay on this thread)
+            stream = _prefetch(stream, 1, timer, None)
+
+        def post(pending: list, maps: list, ratio: tuple[float, float]) -> None:
+            """Parse, link, smooth and write the frames of one batch."""
             for (fi, bgr), m in zip(pending, maps):
                 t0 = time.perf_counter()
                 if m.pairwise is None:
@@ -583,7 +603,6 @@ def run(source: FrameSource, predictor: Any, spatial: Any, out_dir: Path, *,
                 emit(final)
                 timer["write"] += time.perf_counter() - t2
                 bar.update(1)
-            pending.clear()
 
         def emit(final: list) -> None:
             nonlocal n_people
@@ -596,12 +615,10 @@ def run(source: FrameSource, predictor: Any, spatial: Any, out_dir: Path, *,
                                              kpt_thr))
 
         try:
-            for item in it:
-                pending.append(item)
-                if len(pending) >= batch_size:
-                    flush()
-            if pending:
-                flush()
+            for pending, maps, ratio in stream:
+                if after_network is not None:
+                    after_network()
+                post(pending, maps, ratio)
             t0 = time.perf_counter()
             emit(smoother.finish())
             timer["write"] += time.perf_counter() - t0

@@ -1,0 +1,124 @@
+"""End-to-end frames/s of the video pipeline (``arttrack.multiperson.run``: decode, network,
+post-processing, tracking, drawing, writing) with each backend, against the network alone.
+
+    python benchmarks/bench_video.py                                  # the demo model, its clip
+    python benchmarks/bench_video.py --model deepercut-coco-resnet101 --size 1280x720 --frames 12
+
+For every backend (MindSpore GRAPH mode, and ONNX Runtime when installed) it runs the
+pipeline once to warm up (compilation, export), then ``--repeats`` times on a synthetic
+clip of ``--frames`` frames, and times ``Predictor.maps`` alone on the same decoded frames
+in the same batches. Prints medians, frames/s and the ratios (ONNX Runtime end to end over
+MindSpore end to end; end to end over the network alone). Asserts nothing.
+
+The ONNX Runtime backend overlaps the next batch's network call with the current batch's
+post-processing, tracking and writing (the decoder already runs in its own thread).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _clip(folder: Path, size: tuple[int, int], frames: int) -> Path:
+    import cv2
+
+    from arttrack.data import synthetic as syn
+    from arttrack.multiperson import demo_clip_config
+
+    cfg = demo_clip_config(size)
+    clip = syn.generate_clip(np.random.default_rng([9100, 0]), frames, cfg)
+    path = folder / "clip.mp4"
+    wr = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, size)
+    for f in clip.frames:
+        wr.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    wr.release()
+    return path
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", help="a registered model name or a model folder (default: the demo model)")
+    ap.add_argument("--size", default=None, help="clip WxH (default: the demo's 320x240)")
+    ap.add_argument("--frames", type=int, default=40)
+    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args(argv)
+
+    import cv2
+    import mindspore as ms
+
+    ms.set_device("CPU")
+    from arttrack import multiperson as mp
+    from arttrack.backends import onnxruntime_available
+    from arttrack.inference import Predictor
+    from arttrack.models import zoo
+    from arttrack.postprocess import SpatialModel
+
+    folder = zoo.resolve(args.model) if args.model else mp.demo_dir()
+    doc = zoo.read_model_json(folder)
+    size = tuple(int(v) for v in args.size.lower().split("x")) if args.size else mp.DEMO_SIZE
+    tmp = Path(tempfile.mkdtemp())
+    video = _clip(tmp, size, args.frames)
+    spatial = SpatialModel.load(folder / doc["spatial_model"])
+    from arttrack.pairwise import load_pairwise_stats
+
+    stats = load_pairwise_stats(folder / doc["pairwise_stats"]) if doc.get("pairwise_stats") else None
+    cap = cv2.VideoCapture(str(video))
+    frames = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
+    cap.release()
+    print(f"model {doc['name']}, clip {size[0]}x{size[1]}, {len(frames)} frames, batch "
+          f"{args.batch_size}, {args.repeats} timed runs after one warm-up")
+    backends = ["mindspore"] + (["onnxruntime"] if onnxruntime_available() else [])
+    rows = {}
+    for b in backends:
+        pred = Predictor.from_checkpoint(folder / doc["checkpoint"], mode="graph",
+                                         batch_size=args.batch_size, pairwise_stats=stats, backend=b)
+
+        def pipeline() -> None:
+            out = tmp / f"out_{b}"
+            mp.run(mp.open_source(str(video)), pred, spatial, out, batch_size=args.batch_size,
+                   overwrite=True, progress=False)
+
+        def network() -> None:
+            for i in range(0, len(frames), args.batch_size):
+                chunk = frames[i:i + args.batch_size]
+                if len(chunk) < args.batch_size:  # as the pipeline pads the last batch
+                    chunk = chunk + [chunk[-1]] * (args.batch_size - len(chunk))
+                pred.maps(chunk)
+
+        times = {}
+        for name, fn in (("end to end", pipeline), ("network alone", network)):
+            fn()  # warm-up: compile / export
+            ts = []
+            for _ in range(args.repeats):
+                t0 = time.perf_counter()
+                fn()
+                ts.append(time.perf_counter() - t0)
+            times[name] = statistics.median(ts)
+        rows[b] = times
+        print(f"{b:12s} end to end {len(frames) / times['end to end']:6.2f} frames/s   "
+              f"network alone {len(frames) / times['network alone']:6.2f} frames/s   "
+              f"end to end / network alone: {times['network alone'] / times['end to end']:.2f}")
+    if "onnxruntime" in rows:
+        r = rows["mindspore"]["end to end"] / rows["onnxruntime"]["end to end"]
+        print(f"ONNX Runtime end to end: {r:.2f}x MindSpore end to end; "
+              f"{100 * (rows['onnxruntime']['end to end'] / rows['onnxruntime']['network alone'] - 1):.0f} % "
+              "slower than its network alone")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
