@@ -275,3 +275,33 @@ def test_locref_helps_on_a_learned_model(ms_cwd):
         res[use] = compute_pckh(poses[..., :2], gt[..., :2], gt[..., 2] > 0, hb)
     assert res[True].total > res[False].total + 10, (res[True].total, res[False].total)
     assert res[True].auc > res[False].auc
+
+
+def test_ckpt_takes_a_model_name_or_folder(tmp_path, monkeypatch, capsys):
+    """--ckpt NAME|DIR: the checkpoint a model folder's model.json names; a registered model
+    that is not fetched is a usage error naming the fetch command."""
+    import json
+
+    from arttrack.predict import checkpoint_arg
+
+    monkeypatch.setenv("ARTTRACK_HOME", str(tmp_path / "home"))
+    d = tmp_path / "m"
+    d.mkdir()
+    (d / "net.ckpt").write_bytes(b"x")
+    (d / "model.json").write_text(json.dumps({
+        "name": "m", "format": 1, "task": "single-person", "joint_set": "mpii14", "sources": [],
+        "licence": "test", "citation": "", "checkpoint": "net.ckpt"}))
+    assert checkpoint_arg(str(d)) == str(d / "net.ckpt")
+    assert checkpoint_arg(str(d / "net.ckpt")) == str(d / "net.ckpt")
+    import argparse
+
+    with pytest.raises(argparse.ArgumentTypeError, match="fetch deepercut-mpii-resnet101"):
+        checkpoint_arg("deepercut-mpii-resnet101")
+    with pytest.raises(argparse.ArgumentTypeError, match="checkpoint not found: nope.ckpt"):
+        checkpoint_arg("nope.ckpt")
+    from arttrack.predict import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["--ckpt", "deepercut-mpii-resnet101", "--out", str(tmp_path / "x.json")])
+    assert e.value.code == 2
+    assert "python -m arttrack.models fetch deepercut-mpii-resnet101" in capsys.readouterr().err

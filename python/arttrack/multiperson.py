@@ -770,22 +770,18 @@ def _model_folder_files(folder: Path, args: argparse.Namespace
                          "without a pairwise head and spatial model; multi-person tracking needs "
                          f"one such as {DEFAULT_MODEL}")
 
-    def file_of(key: str) -> Optional[str]:
-        name = doc.get(key)
-        if not name:
-            return None
-        path = folder / name
-        if not path.is_file():
-            raise InputError(f"model folder {folder} is incomplete: {name} is missing (fetch it "
-                             "again with `python -m arttrack.models fetch NAME --force`)")
-        return str(path)
-
-    ckpt = file_of("checkpoint")
-    if ckpt is None:
+    try:
+        files = zoo.model_files(folder)
+    except zoo.ModelError as exc:
+        raise InputError(str(exc)) from None
+    if files["checkpoint"] is None:
         raise InputError(f"{folder / 'model.json'} names no checkpoint")
-    return (Path(ckpt), args.spatial or file_of("spatial_model"),
-            args.pairwise_stats or file_of("pairwise_stats"),
-            args.temporal or file_of("temporal_model"), doc)
+
+    def given(arg: Optional[str], key: str) -> Optional[str]:
+        return arg or (str(files[key]) if files[key] is not None else None)
+
+    return (files["checkpoint"], given(args.spatial, "spatial_model"),
+            given(args.pairwise_stats, "pairwise_stats"), given(args.temporal, "temporal_model"), doc)
 
 
 def demo_clip_config(size: tuple[int, int] = DEMO_SIZE) -> Any:

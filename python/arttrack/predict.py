@@ -310,10 +310,30 @@ def load_config_for(ckpt: str, config: Optional[str], overrides: Sequence[str] =
     return cfg
 
 
+def checkpoint_arg(value: str) -> str:
+    """``--ckpt``: a checkpoint file as it is; a registered model name or a model folder ->
+    the checkpoint its model.json names (argparse reports a model that is not fetched)."""
+    if Path(value).is_file():
+        return value
+    if value.endswith(".ckpt"):
+        raise argparse.ArgumentTypeError(f"checkpoint not found: {value}")
+    from arttrack.models import zoo
+
+    try:
+        ckpt = zoo.model_files(zoo.resolve(value))["checkpoint"]
+    except zoo.ModelError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if ckpt is None:
+        raise argparse.ArgumentTypeError(f"model {value!r} names no checkpoint in its model.json")
+    return str(ckpt)
+
+
 def add_model_args(p: argparse.ArgumentParser) -> None:
     """--ckpt, --config, --set, --device, --mode, --batch-size, --flip-test (shared with
     pairwise fit)."""
-    p.add_argument("--ckpt", required=True, help="checkpoint (training snapshot or exported model)")
+    p.add_argument("--ckpt", required=True, type=checkpoint_arg,
+                   help="checkpoint (training snapshot or exported model), or a model: a name "
+                        "from `python -m arttrack.models list` (fetched) or a model folder")
     p.add_argument("--config", default=None,
                    help="experiment YAML (default: the config embedded in the checkpoint)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",

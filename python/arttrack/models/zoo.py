@@ -419,6 +419,30 @@ def resolve(name_or_dir: str | os.PathLike,
                              f"model folder")
 
 
+MODEL_FILES = ("checkpoint", "spatial_model", "pairwise_stats", "temporal_model", "init_weights")
+
+
+def model_files(folder: str | os.PathLike) -> dict[str, Path | None]:
+    """The files a model folder's model.json names (``checkpoint``, ``spatial_model``,
+    ``pairwise_stats``, ``temporal_model``, ``init_weights``; None where it names none),
+    each checked to exist: :class:`InvalidModelError` says which is missing."""
+    folder = Path(folder)
+    doc = read_model_json(folder)
+    out: dict[str, Path | None] = {}
+    for key in MODEL_FILES:
+        name = doc.get(key)
+        if not name:
+            out[key] = None
+            continue
+        path = folder / name
+        if not path.is_file():
+            raise InvalidModelError(f"model folder {folder} is incomplete: {name} is missing "
+                                    f"(fetch it again with `python -m arttrack.models fetch "
+                                    f"{doc.get('name', 'NAME')} --force`)")
+        out[key] = path
+    return out
+
+
 def remove(name: str, registry: Mapping[str, ModelEntry] | None = None) -> bool:
     """Delete the installed model and any partial downloads of ``name``. Returns whether
     anything was there. The folder is first renamed away, so a half-deleted model never
