@@ -26,7 +26,6 @@ Prints medians, frames/s and the share of each stage; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import platform
 import statistics
 import sys
@@ -36,7 +35,6 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
 
 
 def _median_time(fn, repeats: int) -> tuple[float, float]:
@@ -49,17 +47,6 @@ def _median_time(fn, repeats: int) -> tuple[float, float]:
         fn()
         times.append(time.perf_counter() - t)
     return first, statistics.median(times)
-
-
-def _load(name: str):
-    """A sibling benchmark script as a module (for its frame generators)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def main(argv=None) -> int:
@@ -136,8 +123,8 @@ def main(argv=None) -> int:
     else:
         print("network, ONNX Runtime: not installed (pip install 'arttrack[onnx]')")
 
-    bp = _load("bench_postprocess")
-    bt = _load("bench_tracking")
+    import bench_postprocess as bp  # siblings: run as python benchmarks/..., on sys.path
+    import bench_tracking as bt
     from arttrack.multiperson import FILL_GAP, MIN_TRACK_FRAMES, FrameDetections, PeopleLinker
     from arttrack.postprocess.pipeline import MultiPersonSettings, parse_frame
     from arttrack.tracking import TrackSmoother

@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import importlib.util
 import itertools
 import os
 import statistics
@@ -329,12 +328,10 @@ def small_instances(kind, count, seed, jobs, nllmp, pin):
 
 
 def load_bench_postprocess():
-    path = Path(__file__).with_name("bench_postprocess.py")
-    spec = importlib.util.spec_from_file_location("bench_postprocess", path)
-    mod = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(mod)
-    return mod
+    """The sibling script (run as ``python benchmarks/...``, its folder is on sys.path)."""
+    import bench_postprocess
+
+    return bench_postprocess
 
 
 def frames(people, count, seed, repeats, nllmp):

@@ -25,7 +25,6 @@ Nothing is asserted: this prints numbers.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import statistics
 import sys
@@ -39,12 +38,10 @@ import numpy as np  # noqa: E402
 
 
 def _load_bench_postprocess():
-    path = Path(__file__).with_name("bench_postprocess.py")
-    spec = importlib.util.spec_from_file_location("bench_postprocess", path)
-    mod = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(mod)
-    return mod
+    """The sibling script (run as ``python benchmarks/...``, its folder is on sys.path)."""
+    import bench_postprocess
+
+    return bench_postprocess
 
 
 def frame_sequence(bp, num_people: int, num_frames: int, map_hw=(60, 80), seed: int = 0):
