@@ -80,13 +80,13 @@ class GTClip:
 
 
 def load_clips(n: int, frames: int, seed: int, joint_set: str | None):
-    from arttrack.data.synthetic import _P, generate_clip, joint_indices
-    from arttrack.multiperson import demo_clip_config
+    from arttrack.data.synthetic import POINT_INDEX, generate_clip, joint_indices
+    from arttrack.video.demo import demo_clip_config
 
     cfg = demo_clip_config()
     js = joint_set or cfg.joint_set
     idx = joint_indices(js)
-    torso_idx = [_P[k] for k in ("l_shoulder", "r_shoulder", "l_hip", "r_hip")]
+    torso_idx = [POINT_INDEX[k] for k in ("l_shoulder", "r_shoulder", "l_hip", "r_hip")]
     clips = []
     for k in range(n):
         clip = generate_clip(np.random.default_rng([seed, k]), frames, cfg)
@@ -198,7 +198,7 @@ def score_clip(clip: GTClip, outputs: list, gate: float, window: int) -> dict:
 
 
 def run_tracker(inputs: list[np.ndarray], nj: int, method: str, temporal) -> list:
-    from arttrack.multiperson import FrameDetections, PeopleLinker
+    from arttrack.tracking.linker import FrameDetections, PeopleLinker
 
     linker = PeopleLinker(nj, method, model=temporal)
     outs = []
@@ -214,7 +214,7 @@ def load_temporal(spec: str):
     from arttrack.tracking import TemporalModel
 
     if spec == "demo":
-        from arttrack.multiperson import demo_dir
+        from arttrack.video.demo import demo_dir
 
         return TemporalModel.load(demo_dir() / "temporal.npz")
     return TemporalModel.load(spec)

@@ -96,7 +96,7 @@ def main(argv=None) -> int:
         print("model: random weights with the authors' COCO architecture (no --prefix, nothing cached)")
         from arttrack.convert.tf import TFModelInfo, pose_model_config
         from arttrack.data.codec import PoseCodec
-        from arttrack.factory import build_model
+        from arttrack.models.factory import build_model
 
         info = TFModelInfo("pose", "resnet_v1_101", (3, 4, 23, 3), 64, 17, True, True, True)
         cfg = pose_model_config(info, source="random")
@@ -109,7 +109,7 @@ def main(argv=None) -> int:
     first, net_s = _median_time(lambda: pred.maps(frame), args.repeats)
     print(f"network, MindSpore (Predictor.maps, GRAPH): first call {first:.2f} s (compiles), "
           f"median {net_s:.3f} s = {1 / net_s:.2f} frames/s")
-    from arttrack.backends import onnxruntime_available
+    from arttrack.inference.backends import onnxruntime_available
 
     if onnxruntime_available():
         ort = Predictor(pred.net, pred.codec, mean_pixel=pred.mean_pixel, batch_size=1,
@@ -125,7 +125,8 @@ def main(argv=None) -> int:
 
     import bench_postprocess as bp  # siblings: run as python benchmarks/..., on sys.path
     import bench_tracking as bt
-    from arttrack.multiperson import FILL_GAP, MIN_TRACK_FRAMES, FrameDetections, PeopleLinker
+    from arttrack.tracking.linker import FrameDetections, PeopleLinker
+    from arttrack.video.pipeline import FILL_GAP, MIN_TRACK_FRAMES
     from arttrack.postprocess.pipeline import MultiPersonSettings, parse_frame
     from arttrack.tracking import TrackSmoother
 

@@ -10,9 +10,9 @@ It never asserts on time.
     python benchmarks/bench_network.py --quick               # tiny net, tiny sizes: smoke run
 
 Training step = forward + losses + backward + SGD-momentum update of the full train cell
-(:func:`arttrack.train.build_train_cell`, batch ``--batch``), on random images and
+(:func:`arttrack.training.trainer.build_train_cell`, batch ``--batch``), on random images and
 synthetic targets; BatchNorm frozen as in the real configs. Inference = the exported
-graph (:class:`arttrack.export.InferenceNet`: sigmoid part map + locref), batch 1.
+graph (:class:`arttrack.deploy.export.InferenceNet`: sigmoid part map + locref), batch 1.
 """
 
 from __future__ import annotations
@@ -93,9 +93,9 @@ def train_inputs(net, batch: int, height: int, width: int, seed: int = 0):
 def bench_mindspore(cfg, height: int, width: int, mode: str, args) -> dict[str, Timing]:
     import mindspore as ms
 
-    from arttrack import factory
-    from arttrack.export import InferenceNet
-    from arttrack.train import build_train_cell
+    from arttrack.models import factory
+    from arttrack.deploy.export import InferenceNet
+    from arttrack.training.trainer import build_train_cell
 
     ms.set_context(mode=ms.GRAPH_MODE if mode == "graph" else ms.PYNATIVE_MODE)
     out: dict[str, Timing] = {}
@@ -124,8 +124,8 @@ def bench_onnxruntime(cfg, height: int, width: int, args, workdir: Path) -> Timi
     except ImportError:
         logging.warning("onnxruntime not installed: skipping the ONNX comparison")
         return None
-    from arttrack import factory
-    from arttrack.export import export_model
+    from arttrack.models import factory
+    from arttrack.deploy.export import export_model
 
     ms.set_context(mode=ms.GRAPH_MODE)
     ms.set_seed(0)

@@ -29,6 +29,7 @@ import os
 import statistics
 import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -38,9 +39,9 @@ import numpy as np  # noqa: E402
 from arttrack.joints import COCO17, pair_channel  # noqa: E402
 from arttrack.postprocess import (SpatialModel, assemble, costs_from_probs, find_peaks,  # noqa: E402
                                   objective, pairwise_terms, partition)
-from arttrack.postprocess.partition import reference_gaec  # noqa: E402
-from arttrack.postprocess.reference import (find_peaks_reference,  # noqa: E402
-                                            pairwise_terms_reference)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the references
+from reference.partition import reference_gaec  # noqa: E402
+from reference.postprocess import find_peaks_reference, pairwise_terms_reference  # noqa: E402
 
 STRIDE = 8.0
 LOCREF_STDEV = 7.2801

@@ -71,7 +71,7 @@ def main() -> None:
 
     import mindspore as ms
 
-    from arttrack import export
+    from arttrack.deploy import export
     from arttrack.models import create_model
 
     ms.set_device("CPU")

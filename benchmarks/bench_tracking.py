@@ -55,8 +55,8 @@ def frame_sequence(bp, num_people: int, num_frames: int, map_hw=(60, 80), seed: 
 
 
 def bench_people(bp, sizes, num_frames: int, hops: int | None = None) -> None:
-    from arttrack.multiperson import FrameDetections, PeopleLinker
-    from arttrack.multiperson import FILL_GAP, MIN_TRACK_FRAMES
+    from arttrack.tracking.linker import FrameDetections, PeopleLinker
+    from arttrack.video.pipeline import FILL_GAP, MIN_TRACK_FRAMES
     from arttrack.postprocess.pipeline import MultiPersonSettings, parse_frame
     from arttrack.tracking import TrackSmoother
 
@@ -103,7 +103,9 @@ def bench_end_to_end(ckpt: str, spatial: str | None, frames: int, size: tuple[in
     import cv2
 
     from arttrack.data.synthetic import SyntheticConfig, generate_clip
-    from arttrack.multiperson import _load_model, open_source, run
+    from arttrack.video.model import ModelFiles, load_tracking_model
+    from arttrack.video.pipeline import RunSettings, run
+    from arttrack.video.source import open_source
 
     with tempfile.TemporaryDirectory() as tmp:
         os.chdir(tmp)  # MindSpore writes rank_0/ into the working directory
@@ -114,11 +116,11 @@ def bench_end_to_end(ckpt: str, spatial: str | None, frames: int, size: tuple[in
         for f in clip.frames:
             wr.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
         wr.release()
-        pred, sm, _ = _load_model(Path(ckpt), None, "CPU", mode, batch_size, None, spatial, None)
+        model = load_tracking_model(ModelFiles(Path(ckpt), spatial), mode=mode,
+                                    backend="mindspore", batch_size=batch_size)
         for label, video in (("warm-up (compiles)", False), ("run", True)):
-            res = run(open_source(str(mp4)), pred, sm, Path(tmp) / f"out_{label[:3]}",
-                      batch_size=batch_size, video=video, progress=False,
-                      scale=float(pred.config.global_scale))
+            res = run(open_source(str(mp4)), model, Path(tmp) / f"out_{label[:3]}",
+                      RunSettings(batch_size=batch_size, video=video), progress=False)
             print(f"end to end, CPU, {size[0]}x{size[1]}, batch {batch_size}, {mode}, {label}: "
                   f"{res.summary()}")
 
@@ -129,12 +131,12 @@ def random_model(config: str, folder: Path, size: tuple[int, int]) -> tuple[str,
     model (every pair p = 0.5): for timing only. Returns (ckpt, spatial, stats) paths."""
     import mindspore as ms
 
-    from arttrack.checkpoint import save_checkpoint
+    from arttrack.models.checkpoint import save_checkpoint
     from arttrack.config import load_config
     from arttrack.data.synthetic import SyntheticConfig, SyntheticPoseDataset
-    from arttrack.factory import build_model
+    from arttrack.models.factory import build_model
     from arttrack.joints import get_joint_set
-    from arttrack.pairwise import compute_pairwise_stats, save_pairwise_stats
+    from arttrack.data.pairwise_stats import compute_pairwise_stats, save_pairwise_stats
     from arttrack.postprocess import SpatialModel
 
     ms.set_device("CPU")

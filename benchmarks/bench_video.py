@@ -30,7 +30,7 @@ def _clip(folder: Path, size: tuple[int, int], frames: int) -> Path:
     import cv2
 
     from arttrack.data import synthetic as syn
-    from arttrack.multiperson import demo_clip_config
+    from arttrack.video.demo import demo_clip_config
 
     cfg = demo_clip_config(size)
     clip = syn.generate_clip(np.random.default_rng([9100, 0]), frames, cfg)
@@ -56,19 +56,22 @@ def main(argv=None) -> int:
     import mindspore as ms
 
     ms.set_device("CPU")
-    from arttrack import multiperson as mp
-    from arttrack.backends import onnxruntime_available
+    from arttrack.video import pipeline
+    from arttrack.video.demo import DEMO_SIZE, demo_dir
+    from arttrack.video.model import TrackingModel
+    from arttrack.video.source import open_source
+    from arttrack.inference.backends import onnxruntime_available
     from arttrack.inference import Predictor
     from arttrack.models import zoo
     from arttrack.postprocess import SpatialModel
 
-    folder = zoo.resolve(args.model) if args.model else mp.demo_dir()
+    folder = zoo.resolve(args.model) if args.model else demo_dir()
     doc = zoo.read_model_json(folder)
-    size = tuple(int(v) for v in args.size.lower().split("x")) if args.size else mp.DEMO_SIZE
+    size = tuple(int(v) for v in args.size.lower().split("x")) if args.size else DEMO_SIZE
     tmp = Path(tempfile.mkdtemp())
     video = _clip(tmp, size, args.frames)
     spatial = SpatialModel.load(folder / doc["spatial_model"])
-    from arttrack.pairwise import load_pairwise_stats
+    from arttrack.data.pairwise_stats import load_pairwise_stats
 
     stats = load_pairwise_stats(folder / doc["pairwise_stats"]) if doc.get("pairwise_stats") else None
     cap = cv2.VideoCapture(str(video))
@@ -87,10 +90,11 @@ def main(argv=None) -> int:
         pred = Predictor.from_checkpoint(folder / doc["checkpoint"], mode="graph",
                                          batch_size=args.batch_size, pairwise_stats=stats, backend=b)
 
-        def pipeline() -> None:
-            out = tmp / f"out_{b}"
-            mp.run(mp.open_source(str(video)), pred, spatial, out, batch_size=args.batch_size,
-                   overwrite=True, progress=False)
+        model = TrackingModel(pred, spatial, None, 1.0, {})
+        settings = pipeline.RunSettings(batch_size=args.batch_size, overwrite=True)
+
+        def end_to_end() -> None:
+            pipeline.run(open_source(str(video)), model, tmp / f"out_{b}", settings, progress=False)
 
         def network() -> None:
             for i in range(0, len(frames), args.batch_size):
@@ -100,7 +104,7 @@ def main(argv=None) -> int:
                 pred.maps(chunk)
 
         times = {}
-        for name, fn in (("end to end", pipeline), ("network alone", network)):
+        for name, fn in (("end to end", end_to_end), ("network alone", network)):
             fn()  # warm-up: compile / export
             ts = []
             for _ in range(args.repeats):

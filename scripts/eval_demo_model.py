@@ -3,7 +3,7 @@
 Writes ``--clips`` PoseTrack 2018 style clips (``arttrack.data.synthetic.write_posetrack``,
 seed ``--seed``: training, the spatial fit and the temporal fit never use it) with 2-4
 people walking across, crossing and occluding each other, runs the video pipeline
-(``arttrack.multiperson.run``) with each tracker on every clip and scores the results with
+(``arttrack.video.pipeline.run``) with each tracker on every clip and scores the results with
 ``arttrack.eval.posetrack`` (per-joint AP; MOTA and the other tracking metrics on the joints
 scoring at least ``--kpt-thr``):
 
@@ -62,12 +62,13 @@ def diagnose(gt_dir, pred_dir, videos, clip_cfg, seed, frames, predictor, spatia
     import cv2
     import numpy as np
 
-    from arttrack import multiperson as mp
     from arttrack.data.synthetic import generate_clip, joint_indices
     from arttrack.eval import posetrack as pt
     from arttrack.inference import rescale_image
     from arttrack.joints import get_joint_set
     from arttrack.postprocess.pipeline import parse_frame
+    from arttrack.tracking.linker import FrameDetections
+    from arttrack.video.source import open_source
 
     names = pt.POSETRACK18_NAMES
     twin = {j: names.index(n.replace("left", "right") if "left" in n else n.replace("right", "left"))
@@ -82,7 +83,7 @@ def diagnose(gt_dir, pred_dir, videos, clip_cfg, seed, frames, predictor, spatia
     for k, video in enumerate(videos):
         vid = gt.resolve(video.stem)
         clip = generate_clip(np.random.default_rng([seed, k]), frames, clip_cfg)
-        for fi, bgr in mp.open_source(str(video)).frames(0, None):
+        for fi, bgr in open_source(str(video)).frames(0, None):
             frame = gt.videos[vid].get(fi)
             if frame is None:
                 continue
@@ -91,12 +92,12 @@ def diagnose(gt_dir, pred_dir, videos, clip_cfg, seed, frames, predictor, spatia
             if scale != 1.0:
                 rgb, ratio = rescale_image(rgb, scale)
             m = predictor.maps(rgb)
-            dets = mp.FrameDetections.from_parse(parse_frame(m.part, m.locref, m.pairwise,
+            dets = FrameDetections.from_parse(parse_frame(m.part, m.locref, m.pairwise,
                                                              spatial, settings), ratio)
             det17 = to17[dets.joint]
             vis = {p.track_id: p.points[kp_idx, 2] for p in clip.people[fi]}
             people = pred.get(vid, {}).get(fi, [])
-            _, _, pairs = pt._match_frame(frame.people, people, pt.PCK_THRESHOLD)
+            _, _, pairs = pt.match_frame(frame.people, people, pt.PCK_THRESHOLD)
             paired = {g: p for p, g in pairs.items()}
             for g, person in enumerate(frame.people):
                 for j in np.flatnonzero(person.present):
@@ -135,7 +136,7 @@ def main(argv=None) -> int:
     ap.add_argument("--pairwise-stats", help="pairwise stats (default: the config's)")
     ap.add_argument("--kpt-thr", type=float, default=None,
                     help="joints below this are left out of the tracking metrics (default: "
-                         "--demo's, arttrack.multiperson.DEMO_KPT_THR)")
+                         "--demo's, arttrack.video.demo.DEMO_KPT_THR)")
     ap.add_argument("--scale", type=float, default=None,
                     help="resize frames by this factor for the network (default: the config's "
                          "global_scale)")
@@ -145,7 +146,7 @@ def main(argv=None) -> int:
                     help="override a decoding setting (arttrack.postprocess.MultiPersonSettings, "
                          "e.g. nms_radius=4); repeatable")
     ap.add_argument("--fill-gap", type=int, default=None,
-                    help="TrackSmoother gap filling (default: the CLI's, multiperson.FILL_GAP)")
+                    help="TrackSmoother gap filling (default: the CLI's, arttrack.video.pipeline.FILL_GAP)")
     ap.add_argument("--min-track-frames", type=int, default=None,
                     help="TrackSmoother short-track removal (default: the CLI's)")
     ap.add_argument("--trackers", default="st,hungarian")
@@ -168,56 +169,57 @@ def main(argv=None) -> int:
         ap.error(f"--set {bad[0]}: give KEY=VALUE with KEY one of {sorted(known)}")
     overrides = {k: yaml.safe_load(v) for k, v in kv.items()}
 
-    from arttrack import multiperson as mp
     from arttrack.data.synthetic import write_posetrack
     from arttrack.eval.posetrack import evaluate_posetrack
-    from arttrack.tracking import TemporalModel
+    from arttrack.video import demo
+    from arttrack.video.model import ModelFiles, load_tracking_model
+    from arttrack.video.pipeline import FILL_GAP, MIN_TRACK_FRAMES, RunSettings, run
+    from arttrack.video.source import open_source
 
-    kpt_thr = args.kpt_thr if args.kpt_thr is not None else mp.DEMO_KPT_THR
-    fill_gap = mp.FILL_GAP if args.fill_gap is None else args.fill_gap
-    min_frames = mp.MIN_TRACK_FRAMES if args.min_track_frames is None else args.min_track_frames
-    d = mp.demo_dir()
+    kpt_thr = args.kpt_thr if args.kpt_thr is not None else demo.DEMO_KPT_THR
+    fill_gap = FILL_GAP if args.fill_gap is None else args.fill_gap
+    min_frames = MIN_TRACK_FRAMES if args.min_track_frames is None else args.min_track_frames
+    d = demo.demo_dir()
 
     def resolved(p):  # before the chdir into the scratch folder
         return None if p is None else str(Path(p).resolve())
 
-    ckpt = Path(args.ckpt).resolve() if args.ckpt else d / mp.DEMO_CKPT
+    ckpt = Path(args.ckpt).resolve() if args.ckpt else d / demo.DEMO_CKPT
     spatial = resolved(args.spatial) or (None if args.ckpt else str(d / "spatial.npz"))
     stats = resolved(args.pairwise_stats) or (None if args.ckpt else str(d / "pairwise_stats.npz"))
     if stats is None:  # the checkpoint's config may name its stats relative to here
-        from arttrack.checkpoint import load_checkpoint
+        from arttrack.models.checkpoint import load_checkpoint
 
         fn = getattr(load_checkpoint(ckpt).config, "pairwise_stats_fn", "")
         stats = resolved(fn) if fn else None
     tpath = resolved(args.temporal) or (str(d / "temporal.npz") if (d / "temporal.npz").is_file()
                                         else None)
-    temporal = TemporalModel.load(tpath) if tpath else None
     w, h = (int(v) for v in args.size.lower().split("x"))
     rows, diag = {}, None
     with tempfile.TemporaryDirectory(prefix="arttrack-eval-demo-") as tmp:
         root = Path(tmp)
         os.chdir(root)  # MindSpore writes rank_0/ into the working directory
-        cfg = mp.demo_clip_config((w, h))
+        cfg = demo.demo_clip_config((w, h))
         gts = write_posetrack(root / "data", args.clips, num_frames=args.frames, seed=args.seed,
                               config=cfg, progress=False)
-        pred, sm, _ = mp._load_model(ckpt, None, "CPU", "graph", 4, stats, spatial, None,
-                                     args.flip_test)
+        model = load_tracking_model(ModelFiles(ckpt, spatial, stats, tpath), backend="mindspore",
+                                    flip_test=args.flip_test, scale=args.scale or None)
+        pred, sm, scale = model.predictor, model.spatial, model.scale
         if overrides:
             pred.settings = dataclasses.replace(pred.settings, **overrides)
-        scale = args.scale or (float(pred.config.global_scale) if pred.config is not None else 1.0)
         first = root / "data" / "videos" / f"{gts[0].stem}.mp4"  # compile before timing
-        mp.run(mp.open_source(str(first)), pred, sm, root / "warm-up", scale=scale, max_frames=4,
-               video=False, progress=False)
+        run(open_source(str(first)), model, root / "warm-up",
+            RunSettings(max_frames=4, video=False), progress=False)
         for tracker in args.trackers.split(","):
             out = root / f"pred_{tracker}"
             frames, elapsed = 0, 0.0
             for gt in gts:
                 video = root / "data" / "videos" / f"{gt.stem}.mp4"
                 t0 = time.perf_counter()
-                res = mp.run(mp.open_source(str(video)), pred, sm, out, tracker=tracker,
-                             temporal=temporal, scale=scale, kpt_thr=kpt_thr, video=False,
-                             fill_gap=fill_gap, min_track_frames=min_frames,
-                             progress=False)
+                res = run(open_source(str(video)), model, out,
+                          RunSettings(tracker=tracker, kpt_thr=kpt_thr, video=False,
+                                      fill_gap=fill_gap, min_track_frames=min_frames),
+                          progress=False)
                 elapsed += time.perf_counter() - t0
                 frames += res.frames
             r = evaluate_posetrack(root / "data" / "annotations" / "val", out, track_thr=kpt_thr)

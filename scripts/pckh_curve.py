@@ -46,7 +46,7 @@ def main(argv=None) -> int:
                     help="add a column with the flip test (arttrack.predict --flip-test)")
     ap.add_argument("--json-out", help="write the curve as JSON")
     args = ap.parse_args(argv)
-    from arttrack.checkpoint import list_checkpoints
+    from arttrack.models.checkpoint import list_checkpoints
 
     def step_of(path: Path) -> int:
         m = re.search(r"-(\d+)\.ckpt$", path.name)

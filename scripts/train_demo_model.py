@@ -4,7 +4,7 @@ Steps (all on CPU, no download):
   1. synthetic images -> pairwise statistics         (python -m arttrack.pairwise stats)
   2. train configs/synthetic_demo.yaml               (python -m arttrack.train)
   3. fit the spatial model on the trained network     (python -m arttrack.pairwise fit --hops 4)
-  4. fit the temporal model on synthetic clips        (arttrack.tracking.fit_temporal_model)
+  4. fit the temporal model on synthetic clips        (arttrack.training.temporal_fit)
   5. write the network-only checkpoint + models into the package assets
 
     python scripts/train_demo_model.py [--work out/demo] [--skip-train] [--resume]
@@ -39,7 +39,7 @@ def run(*args: str) -> None:
 
 def synthetic_clips(num: int, seed: int):
     from arttrack.data.synthetic import generate_clip, joint_indices
-    from arttrack.multiperson import demo_clip_config
+    from arttrack.video.demo import demo_clip_config
 
     cfg = demo_clip_config()
     idx = joint_indices(cfg.joint_set)
@@ -81,7 +81,7 @@ def main(argv=None) -> int:
     if not args.skip_train and not args.ckpt:
         cmd = ["-m", "arttrack.train", "--config", str(CONFIG), "--set", f"snapshot_prefix={prefix}"]
         run(*(cmd + (["--resume"] if args.resume else [])))
-    from arttrack.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+    from arttrack.models.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 
     ckpt_path = Path(args.ckpt) if args.ckpt else latest_checkpoint(prefix)
     if ckpt_path is None:
@@ -97,7 +97,7 @@ def main(argv=None) -> int:
         "--balanced", "--hops", str(SPATIAL_HOPS), *sets, "--out", str(work / "spatial.npz"))
 
     # 4. temporal model from annotated synthetic clips
-    from arttrack.tracking import fit_temporal_model
+    from arttrack.training.temporal_fit import fit_temporal_model
 
     temporal = fit_temporal_model(list(synthetic_clips(12, seed=500)))
     temporal.save(work / "temporal.npz")
@@ -106,7 +106,7 @@ def main(argv=None) -> int:
     import mindspore as ms
 
     ms.set_device("CPU")
-    from arttrack.factory import build_model
+    from arttrack.models.factory import build_model
     from arttrack.models import load_model_checkpoint
 
     loaded = load_checkpoint(ckpt_path)

@@ -1,7 +1,7 @@
 import pytest
 
-from arttrack._atomic import atomic_path
-from arttrack.eval._io import write_json
+from arttrack.io.atomic import atomic_path
+from arttrack.io.atomic import write_json
 
 
 def test_atomic_path_renames_on_success(tmp_path):

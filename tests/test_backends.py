@@ -1,4 +1,4 @@
-"""ONNX Runtime as the network's backend (arttrack.backends): chosen by --backend auto on
+"""ONNX Runtime as the network's backend (arttrack.inference.backends): chosen by --backend auto on
 the CPU, exported once per checkpoint and input size into the model cache, and giving
 MindSpore's maps."""
 
@@ -11,7 +11,7 @@ import mindspore as ms
 import numpy as np
 import pytest
 
-from arttrack import backends
+from arttrack.inference import backends
 from arttrack.inference import Predictor
 
 ms.set_device("CPU")

@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_configs_load(path):
     cfg = load_config(path)
-    assert cfg.max_steps == cfg.multi_step[-1][1]
+    assert cfg.total_steps == cfg.multi_step[-1][1]
 
 
 def test_overrides_are_parsed_as_yaml():
@@ -94,7 +94,7 @@ def test_synthetic_walking_is_a_share():
 
 
 def test_joint_loss_weights_reach_the_codec():
-    from arttrack.factory import build_codec
+    from arttrack.models.factory import build_codec
     from arttrack.joints import MPII14
 
     cfg = load_config(None, ["joint_loss_weights=[[l_wrist, 2], [r_ankle, 1.5]]"])

@@ -105,13 +105,13 @@ def test_other_architecture_is_a_clear_error(tmp_path, capsys):
     safetensors_numpy.save_file(torchvision_state_dict(width=8), str(src8))
     rc = convert.main(["--src", str(src8), "--arch", "resnet_tiny", "--out", str(out)])
     err = capsys.readouterr().err
-    assert rc == 1 and "does not fit 'resnet_tiny'" in err and "shape mismatch" in err
+    assert rc == 2 and "does not fit 'resnet_tiny'" in err and "shape mismatch" in err
     assert err.count("\n") == 1
 
 
 def test_unsupported_inputs(tmp_path, capsys, monkeypatch):
     assert convert.main(["--src", str(tmp_path / "missing.safetensors"), "--arch",
-                         "resnet_tiny", "--out", str(tmp_path / "o.ckpt")]) == 1
+                         "resnet_tiny", "--out", str(tmp_path / "o.ckpt")]) == 2
     assert "do not exist" in capsys.readouterr().err
     pth = tmp_path / "w.pth"
     pth.write_bytes(b"not really")

@@ -73,7 +73,7 @@ def test_import_report_and_config(imported):
     assert rep["converted"] == 303 and rep["ignored"] == []  # every variable placed
     assert sorted(p.name for p in out.parent.iterdir()) == ["model.ckpt", "pairwise_stats.npz",
                                                            "spatial.npz"]
-    from arttrack.checkpoint import load_checkpoint
+    from arttrack.models.checkpoint import load_checkpoint
 
     cfg = load_checkpoint(out).config
     assert (cfg.net_type, cfg.joint_set, cfg.dataset_type) == ("resnet_v1", "coco17", "coco")
@@ -290,7 +290,7 @@ def test_cli_imports_and_refuses_bad_input(tmp_path, capsys):
         dest = tmp_path / "bad" / "model.ckpt"
         rc = _cli(*args, "--out", dest)
         err = capsys.readouterr().err.strip().splitlines()
-        assert rc == 1 and len(err) == 1 and err[0].startswith("python -m arttrack.convert: error:"), err
+        assert rc == 2 and len(err) == 1 and err[0].startswith("arttrack.convert: error:"), err
         for w in words:
             assert w in err[0], err[0]
         assert not dest.parent.exists() or not any(dest.parent.iterdir())
@@ -336,7 +336,7 @@ def test_imagenet_v1_weights_install_from_dir_and_train(tmp_path):
     import subprocess
     import sys
 
-    from arttrack import checkpoint as ck
+    from arttrack.models import checkpoint as ck
     from arttrack.io.tf_checkpoint import read_tf_checkpoint
     from arttrack.models import zoo
 

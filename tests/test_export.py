@@ -11,7 +11,10 @@ import onnxruntime as ort
 import pytest
 from mindspore import nn
 
-from arttrack import checkpoint, config, export
+from arttrack import config
+from arttrack import export as export_cli
+from arttrack.deploy import export
+from arttrack.models import checkpoint
 from arttrack.joints import MPII14
 from arttrack.models import create_model, save_model_checkpoint
 
@@ -106,7 +109,7 @@ def test_cli(tmp_path, capsys):
     net = _net()
     ckpt = save_model_checkpoint(net, tmp_path / "snap.ckpt", {"joint_set": "mpii14"})
     out = tmp_path / "exp" / "model.mindir"
-    rc = export.main(["--ckpt", str(ckpt), "--format", "mindir", "--height", "64", "--width",
+    rc = export_cli.main(["--ckpt", str(ckpt), "--format", "mindir", "--height", "64", "--width",
                       "80", "--out", str(out), "--locref-stdev", "7.2801"])
     assert rc == 0, capsys.readouterr().err
     meta = json.loads((tmp_path / "exp" / "model.mindir.json").read_text())
@@ -116,14 +119,14 @@ def test_cli(tmp_path, capsys):
     # explicit hyper-parameters without side metadata; wrong ones give one clear line
     bare = tmp_path / "bare.ckpt"
     ms.save_checkpoint(net, str(bare))
-    rc = export.main(["--ckpt", str(bare), "--height", "64", "--width", "64",
+    rc = export_cli.main(["--ckpt", str(bare), "--height", "64", "--width", "64",
                       "--out", str(tmp_path / "x"), "--arch", "resnet_tiny"])
     err = capsys.readouterr().err
-    assert rc == 1 and "does not fit model 'resnet_tiny'" in err and err.count("\n") == 1
-    rc = export.main(["--ckpt", str(bare), "--height", "64", "--width", "64",
+    assert rc == 2 and "does not fit model 'resnet_tiny'" in err and err.count("\n") == 1
+    rc = export_cli.main(["--ckpt", str(bare), "--height", "64", "--width", "64",
                       "--out", str(tmp_path / "x")])
-    assert rc == 1 and "pass --arch" in capsys.readouterr().err
-    rc = export.main(["--ckpt", str(bare), "--height", "64", "--width", "64", "--out",
+    assert rc == 2 and "pass --arch" in capsys.readouterr().err
+    rc = export_cli.main(["--ckpt", str(bare), "--height", "64", "--width", "64", "--out",
                       str(tmp_path / "x"), "--arch", "resnet_tiny", "--base-width", "8",
                       "--num-joints", str(J), "--pairwise", "--intermediate-supervision"])
     assert rc == 0, capsys.readouterr().err
@@ -139,14 +142,14 @@ def test_cli_with_experiment_config(tmp_path, capsys):
     ckpt = checkpoint.save_checkpoint(net, tmp_path / "snap", 10, cfg)
     out = tmp_path / "m.mindir"
     # the config embedded in the training checkpoint is enough
-    rc = export.main(["--ckpt", str(ckpt), "--height", "64", "--width", "64", "--out", str(out)])
+    rc = export_cli.main(["--ckpt", str(ckpt), "--height", "64", "--width", "64", "--out", str(out)])
     assert rc == 0, capsys.readouterr().err
     meta = json.loads((tmp_path / "m.mindir.json").read_text())
     assert meta["joint_names"][0] == "nose" and meta["locref_stdev"] == 7.5
     assert meta["output_names"] == ["part_prob", "locref", "pairwise"]
     # an explicit config file that disagrees with the weights is a one-line error
     config.save_config(cfg.replace(width=16), tmp_path / "c.yaml")
-    rc = export.main(["--ckpt", str(ckpt), "--config", str(tmp_path / "c.yaml"), "--height", "64",
+    rc = export_cli.main(["--ckpt", str(ckpt), "--config", str(tmp_path / "c.yaml"), "--height", "64",
                       "--width", "64", "--out", str(out)])
     err = capsys.readouterr().err
-    assert rc == 1 and "shape mismatch" in err and err.count("\n") == 1
+    assert rc == 2 and "shape mismatch" in err and err.count("\n") == 1

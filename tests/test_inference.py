@@ -165,9 +165,9 @@ def test_predictor_from_training_checkpoint(ms_cwd, tmp_path):
     """A training checkpoint (train cell, embedded config) rebuilds the same network."""
     import mindspore as ms
 
-    from arttrack.checkpoint import save_checkpoint
+    from arttrack.models.checkpoint import save_checkpoint
     from arttrack.config import load_config
-    from arttrack.factory import build_model
+    from arttrack.models.factory import build_model
     from arttrack.inference import Predictor
 
     cfg = load_config(None, ["net_type=resnet_tiny", "width=8", "depths=[1,1,1,1]",

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from arttrack.data import synthetic as syn
-from arttrack.io_json import read_canonical
+from arttrack.io.canonical import read_canonical
 from arttrack.joints import COCO17
 
 J = COCO17.num_joints
@@ -54,10 +54,10 @@ def _spatial_model():
 def env(tmp_path_factory):
     """A tiny untrained COCO-17 model (training checkpoint with embedded config), its
     spatial model, a synthetic clip as mp4, and a working directory for MindSpore."""
-    from arttrack.checkpoint import save_checkpoint
+    from arttrack.models.checkpoint import save_checkpoint
     from arttrack.config import Config
-    from arttrack.factory import build_model
-    from arttrack.pairwise import compute_pairwise_stats, save_pairwise_stats
+    from arttrack.models.factory import build_model
+    from arttrack.data.pairwise_stats import compute_pairwise_stats, save_pairwise_stats
 
     root = tmp_path_factory.mktemp("mp")
     old = os.getcwd()
@@ -123,10 +123,13 @@ def test_cli_outputs_and_exports(env, capsys):
     assert "frames/s" in cap.out and "network" in cap.out and "track" in cap.out
     stem = "clip"
     # video: same frame count, size and fps as the input
-    n, w, h, fps = _video_props(out / f"{stem}_pose.mp4")
+    # one folder per video, nothing else (no staging folder left)
+    assert _listing(out) == [stem]
+    d = out / stem
+    n, w, h, fps = _video_props(d / f"{stem}_pose.mp4")
     assert (n, w, h) == (N_FRAMES, W, H) and abs(fps - FPS) < 0.01
     # canonical JSON
-    data = read_canonical(out / f"{stem}.json")
+    data = read_canonical(d / f"{stem}.json")
     assert [f["frame_id"] for f in data["frames"]] == list(range(N_FRAMES))
     meta = data["meta"]
     assert meta["model"]["flip_test"] is False
@@ -146,7 +149,7 @@ def test_cli_outputs_and_exports(env, capsys):
     # COCO results load against a ground truth with those image ids
     from pycocotools.coco import COCO
 
-    res = json.loads((out / f"{stem}_coco_results.json").read_text())
+    res = json.loads((d / f"{stem}_coco_results.json").read_text())
     assert len(res) == n_inst and all(len(r["keypoints"]) == 3 * J for r in res)
     gt = {"images": [{"id": i, "width": W, "height": H, "file_name": f"{i}.jpg"}
                      for i in range(N_FRAMES)],
@@ -158,37 +161,41 @@ def test_cli_outputs_and_exports(env, capsys):
     gt_path = env["root"] / "coco_gt.json"
     gt_path.write_text(json.dumps(gt))
     coco = COCO(str(gt_path))
-    dt = coco.loadRes(str(out / f"{stem}_coco_results.json"))
+    dt = coco.loadRes(str(d / f"{stem}_coco_results.json"))
     assert len(dt.getAnnIds()) == n_inst
     # CSV
-    with open(out / f"{stem}.csv", newline="") as f:
+    with open(d / f"{stem}.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert rows and list(rows[0]) == ["frame", "track", "joint", "x", "y", "score"]
     assert {r["joint"] for r in rows} <= set(COCO17.names)
     # OpenPose folder: one file per frame
-    op = out / f"{stem}_openpose"
+    op = d / f"{stem}_openpose"
     files = sorted(op.glob(f"{stem}_*_keypoints.json"))
     assert len(files) == N_FRAMES and files[0].name == f"{stem}_000000000000_keypoints.json"
     fr0 = json.loads(files[0].read_text())
     assert all(len(p["pose_keypoints_2d"]) == 3 * J for p in fr0["people"])
     assert "note" in json.loads((op / "arttrack_meta.json").read_text())
     # PoseTrack export: the evaluator reads it
-    pt = json.loads((out / f"{stem}_posetrack.json").read_text())
+    pt = json.loads((d / f"{stem}_posetrack.json").read_text())
     assert len(pt["images"]) == N_FRAMES and all(len(a["keypoints"]) == 51 for a in pt["annotations"])
     # nothing temporary left
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
     # refuse to overwrite, then --overwrite works
-    before = (out / f"{stem}.json").stat().st_mtime_ns
+    before = (d / f"{stem}.json").stat().st_mtime_ns
     rc = _cli(env, env["video"], "--no-video", out=out)
     err = capsys.readouterr().err.strip().splitlines()
     assert rc != 0 and len(err) == 1 and "exists" in err[0] and "--overwrite" in err[0]
-    assert (out / f"{stem}.json").stat().st_mtime_ns == before
+    assert (d / f"{stem}.json").stat().st_mtime_ns == before
     rc = _cli(env, env["video"], "--no-video", "--overwrite", "--tracker", "hungarian",
               "--max-frames", "3", "--fill-gap", "0", "--min-track-frames", "0", out=out)
-    assert rc == 0, capsys.readouterr().err
-    data = read_canonical(out / f"{stem}.json")
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    assert f"replaced the earlier run's {stem}" in cap.out
+    data = read_canonical(d / f"{stem}.json")
     assert len(data["frames"]) == 3 and data["meta"]["tracker"]["method"] == "hungarian"
+    # the folder was replaced whole: the exports of the first run are gone
+    assert _listing(d) == [f"{stem}.json"] and _listing(out) == [stem]
     assert (data["meta"]["tracker"]["fill_gap"], data["meta"]["tracker"]["min_track_frames"]) == (0, 0)
 
 
@@ -204,13 +211,13 @@ def test_cli_image_folder_flow_and_graph_mode(env, capsys):
                "--batch-size", "2", "--fps", "12", "--solver", "gaec", "--flip-test",
                "--fill-gap", "1", "--min-track-frames", "2", "--backend", "mindspore"])  # frames come out 1 late
     assert rc == 0, capsys.readouterr().err
-    data = read_canonical(out / "frames.json")
+    data = read_canonical(out / "frames" / "frames.json")
     assert len(data["frames"]) == 3 and data["meta"]["tracker"]["flow"] is True
     assert data["meta"]["backend"] == "mindspore"
     assert data["meta"]["tracker"]["partition_method"] == "gaec"
     assert data["meta"]["model"]["settings"]["method"] == "gaec"
     assert data["meta"]["model"]["flip_test"] is True
-    n, w, h, fps = _video_props(out / "frames_pose.mp4")
+    n, w, h, fps = _video_props(out / "frames" / "frames_pose.mp4")
     assert (n, w, h) == (3, W, H) and abs(fps - 12) < 0.01
 
 
@@ -273,7 +280,7 @@ def test_truncated_video_warns_and_keeps_decoded_frames(env, capsys):
     assert rc == 0, err
     warn = [ln for ln in err.splitlines() if ln.startswith("arttrack.multiperson: warning:")]
     assert len(warn) == 1 and "truncated" in warn[0] and f"of {N_FRAMES} frames" in warn[0]
-    n = len(read_canonical(out / "cut.json")["frames"])
+    n = len(read_canonical(out / "cut" / "cut.json")["frames"])
     assert 0 < n < N_FRAMES and f"only {n} of" in warn[0]
 
 
@@ -300,8 +307,9 @@ def test_subprocess_error_is_one_line(env, tmp_path):
 
 def test_demo_missing_model_message(monkeypatch, tmp_path, capsys):
     from arttrack import multiperson
+    from arttrack.video import demo
 
-    monkeypatch.setattr(multiperson, "demo_dir", lambda: tmp_path / "no_demo")
+    monkeypatch.setattr(demo, "demo_dir", lambda: tmp_path / "no_demo")
     rc = multiperson.main(["--demo", "--out-dir", str(tmp_path / "o")])
     msg = _one_line_error(rc, capsys.readouterr().err)
     assert "demo model is not installed" in msg and "scripts/train_demo_model.py" in msg
@@ -321,9 +329,9 @@ def test_real_posetrack_clip(env, capsys, shared_data):
     cap = cv2.VideoCapture(str(REAL_CLIP))
     w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
     cap.release()
-    n, ow, oh, _ = _video_props(out / f"{stem}_pose.mp4")
+    n, ow, oh, _ = _video_props(out / stem / f"{stem}_pose.mp4")
     assert (n, ow, oh) == (3, w, h)
-    data = read_canonical(out / f"{stem}.json")
+    data = read_canonical(out / stem / f"{stem}.json")
     assert len(data["frames"]) == 3 and data["meta"]["width"] == w
 
 
@@ -358,8 +366,8 @@ def test_tracking_quality_through_cli_linker(tmp_path, method, solver):
     (PeopleLinker, as `run` calls it), written as canonical JSON and scored by
     arttrack.eval.posetrack: MOTA >= 95 %."""
     from arttrack.eval.posetrack import evaluate_posetrack
-    from arttrack.io_json import instance_from_person, write_canonical
-    from arttrack.multiperson import FrameDetections, PeopleLinker
+    from arttrack.io.canonical import instance_from_person, write_canonical
+    from arttrack.tracking.linker import FrameDetections, PeopleLinker
 
     cfg = syn.SyntheticConfig(width=640, height=480, num_people=(3, 4), joint_set="coco17")
     gt_paths = syn.write_posetrack(tmp_path / "gt", 2, num_frames=30, seed=11, config=cfg,
@@ -389,7 +397,7 @@ def test_st_person_takes_each_joints_best_detection():
     """Two far-apart detections of joint 0 (both feet) bound into one person: the person,
     and the track's remembered joint, sit at the better one, not between them; with a
     merge radius that covers both, at their score-weighted mean."""
-    from arttrack.multiperson import FrameDetections, PeopleLinker
+    from arttrack.tracking.linker import FrameDetections, PeopleLinker
 
     joint = np.array([0, 0, 1, 2])  # the best detection first: "the last one wins" fails too
     xy = np.array([[50.0, 100.0], [10.0, 100.0], [30.0, 50.0], [30.0, 20.0]])
@@ -430,31 +438,34 @@ def test_demo_flow_with_a_stand_in_model(env, monkeypatch, capsys):
     import shutil
 
     from arttrack import multiperson
+    from arttrack.video import demo
 
     d = env["root"] / "fake_demo"
     d.mkdir(exist_ok=True)
-    shutil.copy(env["ckpt"], d / multiperson.DEMO_CKPT)
+    shutil.copy(env["ckpt"], d / demo.DEMO_CKPT)
     shutil.copy(env["spatial"], d / "spatial.npz")
     shutil.copy(env["ckpt"].parent / "pairwise_stats.npz", d / "pairwise_stats.npz")
     for name in ("model.json", "temporal.npz"):  # model.json names the files
-        shutil.copy(multiperson.demo_dir() / name, d / name)
-    monkeypatch.setattr(multiperson, "demo_dir", lambda: d)
+        shutil.copy(demo.demo_dir() / name, d / name)
+    monkeypatch.setattr(demo, "demo_dir", lambda: d)
     out = env["root"] / "out_demo"
     rc = multiperson.main(["--demo", "--out-dir", str(out), "--no-video", "--max-frames", "8"])
     cap = capsys.readouterr()
     assert rc == 0, cap.err
     assert "demo PoseTrack" in cap.out and "MOTA" in cap.out and "AP" in cap.out
     names = _listing(out)
-    assert any(n.endswith(".mp4") for n in names) and any(n.endswith("_gt_posetrack.json") for n in names)
-    json_out = [n for n in names if n.endswith(".json") and not n.endswith("_gt_posetrack.json")]
-    assert len(json_out) == 1 and len(read_canonical(out / json_out[0])["frames"]) == 8
+    # the clip, its ground truth and the clip's output folder
+    mp4 = [n for n in names if n.endswith(".mp4")]
+    assert len(mp4) == 1 and any(n.endswith("_gt_posetrack.json") for n in names)
+    stem = mp4[0][:-len(".mp4")]
+    assert stem in names and len(read_canonical(out / stem / f"{stem}.json")["frames"]) == 8
     # the README's command works when run twice: a rerun replaces the demo's own outputs
     # and says which
     rc = multiperson.main(["--demo", "--out-dir", str(out), "--no-video", "--max-frames", "8"])
     cap = capsys.readouterr()
     assert rc == 0, cap.err
-    line = [ln for ln in cap.out.splitlines() if "replaced the earlier demo run" in ln]
-    assert len(line) == 1 and json_out[0] in line[0] and "_gt_posetrack.json" in line[0]
+    line = [ln for ln in cap.out.splitlines() if "replaced the earlier run's" in ln]
+    assert len(line) == 1 and "_gt_posetrack.json" in line[0] and f" {stem}" in line[0]
     assert _listing(out) == names
 
 
@@ -493,7 +504,7 @@ def test_eval_demo_model_script(env, tmp_path, capsys):
         assert set(r) >= {"ap", "mota", "precision", "recall", "switches", "frames_per_s"}
         assert len(r["per_joint_ap"]) == 15 and r["frames_per_s"] > 0
     # the diagnosis covers every labelled joint of the clip (the same clip, regenerated)
-    from arttrack.multiperson import demo_clip_config
+    from arttrack.video.demo import demo_clip_config
 
     clip = syn.generate_clip(np.random.default_rng([9000, 0]), 4, demo_clip_config())
     idx = syn.joint_indices("posetrack17")
@@ -552,7 +563,7 @@ def test_eval_demo_model_outcome():
 def test_exporters_map_other_joint_sets_by_name():
     """A PoseTrack-15 model's JSON: COCO results hold 17 COCO keypoints (head_bottom and
     head_top dropped, eyes and ears 0, 0, 0), PoseTrack's 17 hold all 15 (ears 0)."""
-    from arttrack.exporters import to_coco_results, to_posetrack
+    from arttrack.io.exporters import to_coco_results, to_posetrack
     from arttrack.joints import COCO17, POSETRACK15
 
     kps = [[10.0 * j, 5.0 * j + 1] for j in range(15)]
@@ -587,15 +598,15 @@ def test_shipped_demo_model(tmp_path, capsys):
     asset scores near 0."""
     import json
 
-    from arttrack import multiperson
-    from arttrack.checkpoint import ARCHITECTURE_KEYS, load_checkpoint
     from arttrack.config import load_config
+    from arttrack.models.checkpoint import ARCHITECTURE_KEYS, load_checkpoint
+    from arttrack.video import demo
 
-    d = multiperson.demo_dir()
-    for name in multiperson.DEMO_FILES + ("temporal.npz",):
+    d = demo.demo_dir()
+    for name in (demo.DEMO_CKPT, "spatial.npz", "pairwise_stats.npz", "temporal.npz", "model.json"):
         assert (d / name).is_file(), f"{d / name} missing from the package"
-    assert (d / multiperson.DEMO_CKPT).stat().st_size <= 25 * 2 ** 20
-    embedded = load_checkpoint(d / multiperson.DEMO_CKPT).config
+    assert (d / demo.DEMO_CKPT).stat().st_size <= 25 * 2 ** 20
+    embedded = load_checkpoint(d / demo.DEMO_CKPT).config
     config = load_config(Path(__file__).resolve().parents[1] / "configs" / "synthetic_demo.yaml")
     # the decoding keys that scripts/train_demo_model.py copies from the YAML into the checkpoint
     for key in ARCHITECTURE_KEYS + _script("train_demo_model").INFERENCE_KEYS + ("stride",):
@@ -656,7 +667,7 @@ def test_model_folder_runs_and_single_person_is_refused(env, tmp_path, capsys):
     cap = capsys.readouterr()
     assert rc == 0, cap.err
     assert "warning" not in cap.err  # a COCO-trained stand-in: no synthetic warning
-    data = read_canonical(out / "clip.json")
+    data = read_canonical(out / "clip" / "clip.json")
     assert data["meta"]["backend"] == "onnxruntime"  # --backend auto on the CPU
     assert len(data["frames"]) == 3 and data["meta"]["model"]["name"] == "tiny"
     assert data["meta"]["model"]["checkpoint"] == str(d / "net.ckpt")
@@ -678,9 +689,10 @@ def test_synthetic_model_on_real_video_warns_once(env, tmp_path, capsys):
     """The shipped demo model (trained on synthetic figures) on a video that is not the demo
     clip: it runs, and one warning line says its output on real footage is meaningless."""
     from arttrack import multiperson
+    from arttrack.video.demo import demo_dir
 
     out = tmp_path / "o"
-    rc = multiperson.main([str(env["video"]), "--model", str(multiperson.demo_dir()),
+    rc = multiperson.main([str(env["video"]), "--model", str(demo_dir()),
                            "--out-dir", str(out), "--no-video", "--max-frames", "2",
                            "--mode", "pynative"])
     err = capsys.readouterr().err

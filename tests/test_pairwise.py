@@ -22,7 +22,7 @@ from arttrack.postprocess import (
     pairwise_features,
     pairwise_terms,
 )
-from arttrack.postprocess.reference import pairwise_features_reference, pairwise_terms_reference
+from reference.postprocess import pairwise_features_reference, pairwise_terms_reference
 
 
 def sigmoid(z):

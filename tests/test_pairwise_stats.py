@@ -7,8 +7,9 @@ import pytest
 
 from arttrack.data.codec import PoseCodec
 from arttrack.joints import COCO17, MPII14, pair_channel
-from arttrack.pairwise import (compute_pairwise_stats, load_pairwise_stats, main,
-                               save_pairwise_stats, stats_from_records)
+from arttrack.data.pairwise_stats import (compute_pairwise_stats, load_pairwise_stats,
+                                          save_pairwise_stats, stats_from_records)
+from arttrack.pairwise import main
 
 
 def _people(rng, n, J):

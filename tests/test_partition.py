@@ -14,7 +14,8 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from arttrack._native import core
 from arttrack.postprocess import objective, partition
-from arttrack.postprocess.partition import PARTITION_METHODS, reference_gaec
+from arttrack.postprocess.partition import PARTITION_METHODS
+from reference.partition import reference_gaec
 
 # ---------------------------------------------------------------------------------------
 # Exact solvers

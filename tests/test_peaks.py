@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from arttrack.postprocess import Peaks, argmax_pose, find_peaks
-from arttrack.postprocess.reference import find_peaks_reference
+from reference.postprocess import find_peaks_reference
 
 
 def assert_same(got: Peaks, want: Peaks) -> None:

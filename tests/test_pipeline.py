@@ -239,7 +239,7 @@ def test_synthetic_config_keys_reach_the_generator():
     """synthetic_person_height / _walking / _clip_frames / joint_set of a config shape the
     source (clip windows keep the people's pixel heights)."""
     from arttrack.config import load_config
-    from arttrack.factory import build_source
+    from arttrack.models.factory import build_source
 
     cfg = load_config(None, ["synthetic_person_height=[0.8, 0.9]", "synthetic_walking=0.5",
                              "joint_set=posetrack15", "synthetic_image_size=[100, 120]",

@@ -16,7 +16,7 @@ from arttrack.data.codec import PoseCodec
 from arttrack.data.synthetic import SyntheticConfig, write_coco, write_mpii
 from arttrack.inference import Maps, decode_single, to_original
 from arttrack.joints import COCO17, MPII14
-from arttrack.predict import predict_single_person, single_person_items
+from arttrack.inference.datasets import predict_single_person, single_person_items
 
 J = MPII14.num_joints
 TINY = ["net_type=resnet_tiny", "width=8", "depths=[1,1,1,1]", "freeze_bn=false"]
@@ -41,7 +41,7 @@ def _key(img):
 
 def _training_view(cfg, split):
     """image -> joints as the TRAINING pipeline prepares them (independent of predict.py)."""
-    from arttrack import factory
+    from arttrack.models import factory
 
     source = factory.build_source(cfg, split)
     aug = factory.build_augmenter(cfg, train=False)
@@ -95,15 +95,15 @@ def test_items_match_training_and_map_back(mpii_mat):
 def test_locref_improves_pckh_exact_maps(mpii_mat, tmp_path):
     """Exact maps through predict's whole single-person path: PCKh with locref > without."""
     from arttrack.eval import pckh
-    from arttrack.predict import _write_json_atomic
+    from arttrack.io.atomic import write_json
 
     cfg = _mpii_cfg(mpii_mat, "global_scale=0.6", "max_input_size=300")
     stub = ExactMapsPredictor(_training_view(cfg, "all"), radius=20.0)
     res = {}
     for use in (True, False):
         preds, gts = predict_single_person(stub, single_person_items(cfg, "all"), use_locref=use)
-        _write_json_atomic(tmp_path / f"p{use}.json", preds)
-        _write_json_atomic(tmp_path / "gt.json", gts)
+        write_json(tmp_path / f"p{use}.json", preds)
+        write_json(tmp_path / "gt.json", gts)
         res[use], _, n = pckh.evaluate_files(tmp_path / "gt.json", tmp_path / f"p{use}.json")
     assert res[True].total > 99.0
     assert res[True].total > res[False].total + 10
@@ -111,8 +111,8 @@ def test_locref_improves_pckh_exact_maps(mpii_mat, tmp_path):
 
 
 def _tiny_checkpoint(tmp_path, cfg):
-    from arttrack.checkpoint import save_checkpoint
-    from arttrack.factory import build_model
+    from arttrack.models.checkpoint import save_checkpoint
+    from arttrack.models.factory import build_model
 
     return save_checkpoint(build_model(cfg, pretrained=False), tmp_path / "snap", 1, cfg)
 
@@ -144,7 +144,7 @@ def test_cli_single_person_mpii_then_eval(mpii_mat, tmp_path, ms_cwd, capsys):
     assert eval_main(["pckh", "--gt", str(mpii_mat), "--pred", str(out)]) == 0
     # errors: one line, non-zero exit
     assert main(["--ckpt", str(ckpt), "--set", "dataset=/nonexistent.mat", "--out",
-                 str(tmp_path / "x.json")]) == 1
+                 str(tmp_path / "x.json")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "error" in err[0] and not (tmp_path / "x.json").exists()
 
@@ -190,10 +190,10 @@ def test_cli_synthetic_writes_gt(tmp_path, ms_cwd):
 
 def test_cli_multi_person_coco(tmp_path, ms_cwd):
     from arttrack.eval.coco import evaluate_coco
-    from arttrack.pairwise import PairwiseStats, save_pairwise_stats
+    from arttrack.data.pairwise_stats import PairwiseStats, save_pairwise_stats
     from arttrack.postprocess import SpatialModel
     from arttrack.predict import main
-    from arttrack.spatial_fit import prior_pair_model
+    from arttrack.training.spatial_fit import prior_pair_model
 
     syn = SyntheticConfig(width=64, height=48, num_people=(1, 2), joint_set="coco17")
     ann = write_coco(tmp_path / "coco", 2, seed=1, config=syn, progress=False)
@@ -222,7 +222,7 @@ def test_cli_multi_person_coco(tmp_path, ms_cwd):
     stats = evaluate_coco(ann, results)
     assert 0.0 <= stats["AP"] <= 1.0
     # without a spatial model: a clear error
-    assert main(["--ckpt", str(ckpt), "--out", str(tmp_path / "y.json")]) == 1
+    assert main(["--ckpt", str(ckpt), "--out", str(tmp_path / "y.json")]) == 2
 
 
 @pytest.mark.slow
@@ -233,9 +233,9 @@ def test_locref_helps_on_a_learned_model(ms_cwd):
     from arttrack.data.pipeline import MEAN_PIXEL, pad_batch
     from arttrack.data.synthetic import SyntheticPoseDataset
     from arttrack.eval.pckh import compute_pckh
-    from arttrack.factory import build_codec, build_model
+    from arttrack.models.factory import build_codec, build_model
     from arttrack.inference import Predictor
-    from arttrack.train import build_train_cell
+    from arttrack.training.trainer import build_train_cell
 
     steps = 150
     cfg = load_config(None, TINY + ["pos_dist_thresh=8", "weight_decay=0.0",
@@ -282,7 +282,7 @@ def test_ckpt_takes_a_model_name_or_folder(tmp_path, monkeypatch, capsys):
     that is not fetched is a usage error naming the fetch command."""
     import json
 
-    from arttrack.predict import checkpoint_arg
+    from arttrack.cli import checkpoint_arg
 
     monkeypatch.setenv("ARTTRACK_HOME", str(tmp_path / "home"))
     d = tmp_path / "m"

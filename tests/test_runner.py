@@ -18,7 +18,8 @@ import mindspore as ms
 import numpy as np
 import pytest
 
-from arttrack import export, preprocess
+from arttrack import preprocess as preprocess_cli
+from arttrack.deploy import binaries, export
 from arttrack.eval import pckh
 from arttrack.models import create_model
 from arttrack.postprocess import __main__ as post_cli
@@ -94,7 +95,7 @@ def setup(tmp_path_factory, ctx, runner):
     mat = write_mpii(tmp / "mpii", 6, seed=7, config=SyntheticConfig(width=112, height=80),
                      test_fraction=0.0, progress=False)
     bins = tmp / "bins"
-    assert preprocess.main(["--meta", str(meta_path), "--dataset", str(mat), "--out", str(bins)]) == 0
+    assert preprocess_cli.main(["--meta", str(meta_path), "--dataset", str(mat), "--out", str(bins)]) == 0
     out = tmp / "out"
     p = run_infer(runner, "--model", model, "--meta", meta_path, "--input", bins, "--output", out,
                   "--decode", "--threads", "1")
@@ -112,15 +113,15 @@ def _mindspore_outputs(net, x):
 
 # ---------------------------------------------------------------------------------------
 def test_letterbox_round_trip():
-    lb = preprocess.letterbox((80, 112), (10, 5, 60, 75), 64, 96)
+    lb = binaries.letterbox((80, 112), (10, 5, 60, 75), 64, 96)
     assert lb.crop == (10, 5, 60, 75) and lb.resized[0] == 64 and lb.pad[1] == 0
     assert lb.pad[0] == (96 - lb.resized[1]) // 2
     pts = np.array([[10.0, 5.0], [59.0, 74.0], [33.3, 40.1]])  # original pixels in the crop
     u = lb.pad[0] + (pts[:, 0] - lb.crop[0] + 0.5) * lb.scale[0] - 0.5
     v = lb.pad[1] + (pts[:, 1] - lb.crop[1] + 0.5) * lb.scale[1] - 0.5
-    np.testing.assert_allclose(preprocess.to_original(np.stack([u, v], 1), lb.to_dict()), pts,
+    np.testing.assert_allclose(binaries.to_original(np.stack([u, v], 1), lb.to_dict()), pts,
                                atol=1e-12)
-    wide = preprocess.letterbox((10, 300), None, 64, 96)  # aspect kept, padded top/bottom
+    wide = binaries.letterbox((10, 300), None, 64, 96)  # aspect kept, padded top/bottom
     assert wide.resized == (3, 96) and wide.pad == (0, 30)
     assert abs(wide.scale[0] - wide.scale[1]) < 0.05
 
@@ -132,7 +133,7 @@ def test_preprocess_follows_metadata(setup):
     x = np.fromfile(setup["bins"] / e["file"], np.float32)
     assert x.size == 3 * H * W
     x = x.reshape(3, H, W)
-    rgb = preprocess.read_rgb(e["image_path"])
+    rgb = binaries.read_rgb(e["image_path"])
     x0, y0, x1, y1 = e["crop"]
     mean = np.array(meta["input"]["mean_pixel"], np.float32)
     px, py = e["pad"]
@@ -146,8 +147,8 @@ def test_preprocess_follows_metadata(setup):
     # a different mean pixel in the metadata changes the binaries accordingly
     meta2 = json.loads(json.dumps(meta))
     meta2["input"]["mean_pixel"] = [0.0, 0.0, 0.0]
-    spec = preprocess.InputSpec.from_meta(meta2)
-    y, _ = preprocess.preprocess_image(rgb, spec, tuple(e["crop"]))
+    spec = binaries.InputSpec.from_meta(meta2)
+    y, _ = binaries.preprocess_image(rgb, spec, tuple(e["crop"]))
     np.testing.assert_allclose(y[:, py:py + nh, px:px + nw], ref.transpose(2, 0, 1), atol=1e-4)
 
 
@@ -177,19 +178,19 @@ def test_cpu_runner_matches_mindspore(setup):
 def _python_path_predictions(setup):
     """Reference: MindSpore on the same crops, decoded in Python, mapped back."""
     meta = setup["meta"]
-    spec = preprocess.InputSpec.from_meta(meta)
-    items = preprocess.items_from_mpii(setup["mat"])
+    spec = binaries.InputSpec.from_meta(meta)
+    items = binaries.items_from_mpii(setup["mat"])
     gt = pckh.load_mpii_mat(setup["mat"])
     assert [(i.image, i.person) for i in items] == list(zip(gt.images, gt.persons))
     preds = []
     for it in items:
-        x, lb = preprocess.preprocess_image(preprocess.read_rgb(it.path), spec, it.crop)
+        x, lb = binaries.preprocess_image(binaries.read_rgb(it.path), spec, it.crop)
         part, loc = _mindspore_outputs(setup["net"], x[None])[:2]
         score = np.ascontiguousarray(part[0].transpose(1, 2, 0))
         locref = np.ascontiguousarray(loc[0].transpose(1, 2, 0).reshape(*score.shape, 2))
         pose = np.asarray(argmax_pose(score, locref, stride=meta["stride"],
                                       locref_stdev=meta["locref_stdev"]), np.float64)
-        preds.append(preprocess.to_original(pose[:, :2], lb))
+        preds.append(binaries.to_original(pose[:, :2], lb))
     return np.asarray(preds), gt
 
 
@@ -329,24 +330,24 @@ def test_postprocess_errors(setup, tmp_path, capsys):
     rc = post_cli.main(["--results", str(out), "--index", str(setup["bins"]), "--meta",
                         str(setup["meta_path"]), "--out", str(tmp_path / "p.json")])
     err = capsys.readouterr().err
-    assert rc == 1 and "000003_1.bin" in err and err.count("\n") == 1
+    assert rc == 2 and "000003_1.bin" in err and err.count("\n") == 1
     rc = post_cli.main(["--results", str(setup["out"]), "--index", str(tmp_path / "nope.json"),
                         "--meta", str(setup["meta_path"]), "--out", str(tmp_path / "p.json")])
-    assert rc == 1 and "index file" in capsys.readouterr().err
+    assert rc == 2 and "index file" in capsys.readouterr().err
 
 
 def test_preprocess_errors(setup, tmp_path, capsys):
-    rc = preprocess.main(["--meta", str(tmp_path / "none.json"), "--images", str(tmp_path),
+    rc = preprocess_cli.main(["--meta", str(tmp_path / "none.json"), "--images", str(tmp_path),
                           "--out", str(tmp_path / "b")])
-    assert rc == 1 and "metadata file" in capsys.readouterr().err
-    rc = preprocess.main(["--meta", str(setup["meta_path"]), "--images", str(tmp_path),
+    assert rc == 2 and "metadata file" in capsys.readouterr().err
+    rc = preprocess_cli.main(["--meta", str(setup["meta_path"]), "--images", str(tmp_path),
                           "--out", str(tmp_path / "b")])
-    assert rc == 1 and "no images" in capsys.readouterr().err
+    assert rc == 2 and "no images" in capsys.readouterr().err
     # --images mode: whole images, aspect kept
     imgs = setup["mat"].parent.parent / "images"
-    assert preprocess.main(["--meta", str(setup["meta_path"]), "--images", str(imgs),
+    assert preprocess_cli.main(["--meta", str(setup["meta_path"]), "--images", str(imgs),
                             "--out", str(tmp_path / "b")]) == 0
-    idx = preprocess.load_index(tmp_path / "b")
+    idx = binaries.load_index(tmp_path / "b")
     e = idx["entries"][0]
     assert e["crop"] == [0, 0, 112, 80] and e["person"] is None
     assert abs(e["scale"][0] - e["scale"][1]) < 0.02

@@ -13,7 +13,8 @@ from arttrack.inference import Maps
 from arttrack.joints import MPII14
 from arttrack.postprocess import Peaks, SpatialModel
 from arttrack.postprocess.pipeline import MultiPersonSettings, detect
-from arttrack.spatial_fit import (EdgeSamples, edge_samples, fit_logistic, fit_pair_models,
+from arttrack.training.logistic import fit_logistic
+from arttrack.training.spatial_fit import (EdgeSamples, edge_samples, fit_pair_models,
                                   fit_spatial_model, match_detections, prior_pair_model, roc_auc)
 
 J = MPII14.num_joints
@@ -154,19 +155,19 @@ def test_fit_on_exact_maps_separates_held_out_edges(tmp_path):
     np.testing.assert_allclose(back.probabilities(held.features, held.pair_index), prob)
 
 
-def test_fit_cli_tiny_untrained_net(tmp_path, monkeypatch, caplog):
+def test_fit_cli_tiny_untrained_net(tmp_path, monkeypatch, capsys):
     """`python -m arttrack.pairwise fit` end to end on a tiny pairwise net (untrained)."""
     import mindspore as ms
 
     monkeypatch.chdir(tmp_path)
     ms.set_device("CPU")
-    from arttrack.checkpoint import save_checkpoint
+    from arttrack.models.checkpoint import save_checkpoint
     from arttrack.config import load_config
-    from arttrack.factory import build_model
+    from arttrack.models.factory import build_model
     from arttrack.pairwise import main
 
     c = J * (J - 1)
-    from arttrack.pairwise import PairwiseStats, save_pairwise_stats
+    from arttrack.data.pairwise_stats import PairwiseStats, save_pairwise_stats
 
     save_pairwise_stats(PairwiseStats("mpii14", MPII14.names, np.zeros((c, 2)), np.full((c, 2), 10.0),
                                       np.ones(c, np.int64)), tmp_path / "stats.npz")
@@ -186,7 +187,7 @@ def test_fit_cli_tiny_untrained_net(tmp_path, monkeypatch, caplog):
     np.testing.assert_array_equal(SpatialModel.load(out).pairs,
                                   [(a, b) for a in range(J) for b in range(a + 1, J)])
     assert main(["fit", "--ckpt", str(path), "--hops", "0", "--out", str(out)]) == 2
-    assert "--hops must be >= 1" in caplog.text
+    assert "arttrack.pairwise: error: --hops must be >= 1" in capsys.readouterr().err
     # --temporal-out: a clear error without clips, else the temporal model of the GT tracks
     assert main(["fit", "--ckpt", str(path), "--out", str(out), "--temporal-out",
                  str(tmp_path / "t.npz")]) == 2

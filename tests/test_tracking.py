@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arttrack import _core as core
-from arttrack.io_json import CanonicalFormatError, people_array, read_canonical, write_canonical
+from arttrack.io.canonical import CanonicalFormatError, people_array, read_canonical, write_canonical
 from arttrack.joints import COCO17
 from arttrack.track import main as track_main
 from arttrack.tracking import (
@@ -23,13 +23,12 @@ from arttrack.tracking import (
     TemporalModel,
     Tracker,
     TrackSmoother,
-    fit_temporal_model,
     hungarian_baseline,
     people_to_detections,
     temporal_features,
-    temporal_training_pairs,
     track_people,
 )
+from arttrack.training.temporal_fit import fit_temporal_model, temporal_training_pairs
 
 J = COCO17.num_joints
 # A standing person, 17 COCO joints, about 200 px tall, feet at y = 0, centred on x = 0.

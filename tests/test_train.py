@@ -22,9 +22,9 @@ import mindspore as ms
 import numpy as np
 import pytest
 
-from arttrack import checkpoint as ck
+from arttrack.models import checkpoint as ck
 from arttrack.config import Config, load_config
-from arttrack.train import build_train_cell, learning_rate_at
+from arttrack.training.trainer import build_train_cell, learning_rate_at
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_CONFIG = REPO / "configs" / "synthetic_tiny.yaml"
@@ -90,7 +90,7 @@ def test_learning_rate_at_boundaries():
     expected = {0: 0.1, 2: 0.1, 3: 0.01, 4: 0.01, 5: 0.001, 6: 0.001, 7: 0.001, 100: 0.001}
     for step, lr in expected.items():
         assert learning_rate_at(cfg, step) == pytest.approx(lr), step
-    assert cfg.max_steps == 7
+    assert cfg.total_steps == 7
 
 
 def test_optimizer_uses_learning_rate_at(tmp_path, monkeypatch):
@@ -99,7 +99,7 @@ def test_optimizer_uses_learning_rate_at(tmp_path, monkeypatch):
     MindSpore's Momentum: accum = momentum * accum + grad; w -= lr * accum, so
     lr = (w_before - w_after) / accum_after for every element.
     """
-    from arttrack import factory
+    from arttrack.models import factory
     from arttrack.data.pipeline import SampleMapper, pad_batch
 
     monkeypatch.chdir(tmp_path)
@@ -116,7 +116,7 @@ def test_optimizer_uses_learning_rate_at(tmp_path, monkeypatch):
         batch = pad_batch([mapper.sample(i) for i in range(2)], codec, min_size=cfg.min_input_size)
         batch = [ms.Tensor(b) for b in batch]
         opt = cell.optimizer
-        for k in range(cfg.max_steps + 2):  # two updates past the end of the schedule
+        for k in range(cfg.total_steps + 2):  # two updates past the end of the schedule
             assert int(opt.global_step.asnumpy().reshape(-1)[0]) == k
             want = learning_rate_at(cfg, k)
             scheduled = float(opt.learning_rate(ms.Tensor(k, ms.int32)).asnumpy())
@@ -128,7 +128,7 @@ def test_optimizer_uses_learning_rate_at(tmp_path, monkeypatch):
             top = np.argsort(-np.abs(accum))[:200]
             used = np.median((before[top] - after[top]) / accum[top])
             assert used == pytest.approx(want, rel=1e-3), (k, used, want)
-        assert int(opt.global_step.asnumpy().reshape(-1)[0]) == cfg.max_steps + 2
+        assert int(opt.global_step.asnumpy().reshape(-1)[0]) == cfg.total_steps + 2
     finally:
         ms.set_context(mode=mode)
 
@@ -219,7 +219,7 @@ def test_signal_saves_a_checkpoint_and_exits_nonzero(tmp_path, sig, mode):
     assert len(ckpts) == 1, err[-3000:]
     step = ck.load_checkpoint(ckpts[0]).step
     assert step >= 3
-    assert "interrupted by" in err and f"at step {step}; saved {ckpts[0]}" in err
+    assert "interrupted by" in err and f"stopped at step {step}, saved {ckpts[0]}" in err
     assert not ck.partial_files(out / "snap")
     assert not [p for p in out.iterdir() if "partial" in p.name or p.name.endswith(".tmp")]
 
@@ -264,7 +264,7 @@ def test_load_into_strict_refuses_extra_and_missing_parameters(tmp_path):
 def test_load_from_starts_a_new_run_from_a_whole_network(tmp_path):
     """load_from: every parameter (heads included) comes from the checkpoint, a network-only
     one here; the run starts at step 0 with a fresh optimizer."""
-    from arttrack import factory
+    from arttrack.models import factory
 
     cfg = load_config(TINY_CONFIG, _sets(tmp_path)[1::2])
     net = factory.build_model(cfg, pretrained=False)
@@ -302,7 +302,7 @@ def test_load_from_starts_a_new_run_from_a_whole_network(tmp_path):
 @pytest.fixture()
 def resumable(tmp_path):
     """An output folder with a (fake, untrained) step-4 training checkpoint of the tiny net."""
-    from arttrack import factory
+    from arttrack.models import factory
 
     cfg = load_config(TINY_CONFIG, _sets(tmp_path)[1::2])
     cell = build_train_cell(cfg, factory.build_model(cfg, pretrained=False))
@@ -354,7 +354,7 @@ def test_bad_input_is_a_one_line_error(resumable, case):
     out = tmp_path / "out"
     if isinstance(make, str):
         if make == "network_only":  # same embedded config, but no optimizer state
-            from arttrack import factory
+            from arttrack.models import factory
 
             cfg = load_config(TINY_CONFIG, _sets(tmp_path)[1::2])
             ck.save_checkpoint(factory.build_model(cfg, pretrained=False), out / "snap", 6, cfg)

@@ -1,4 +1,4 @@
-"""Many videos in one run (arttrack.videobatch through python -m arttrack.multiperson):
+"""Many videos in one run (arttrack.video.batch through python -m arttrack.multiperson):
 which inputs make a batch, each rank's share, failures recorded without stopping, finished
 videos skipped on a rerun, msrun with two workers giving the outputs of one process, and
 an interrupted run that leaves nothing half-written and resumes."""
@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import pytest
 
-from arttrack import videobatch as vb
+from arttrack.video import batch as vb
 
 DATA = Path(__file__).parent / "data" / "deepercut"
 VENV_BIN = Path(sys.executable).parent
@@ -116,16 +116,17 @@ def test_folder_of_videos_one_failure_reported_and_rerun_skips(model, footage, t
     assert st["clip1.mp4"]["frames"] == 6 and st["clip4.mp4"]["frames"] == 2
     assert "cannot open as a video" in st["clip5.mp4"]["error"] or "no frame" in st["clip5.mp4"]["error"]
     assert s["counts"] == {"done": 5, "skipped": 0, "failed": 1, "pending": 0}
+    assert sorted(q.name for q in out.iterdir()) == [f"clip{i}" for i in range(5)] + ["summary.json"]
     for i in range(5):
-        doc = json.loads((out / f"clip{i}.json").read_text())
+        doc = json.loads((out / f"clip{i}" / f"clip{i}.json").read_text())
         assert len(doc["frames"]) == st[f"clip{i}.mp4"]["frames"]
         assert st[f"clip{i}.mp4"]["people"] == sum(len(f["instances"]) for f in doc["frames"])
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no staging, no rank parts
-    before = {p.name: p.stat().st_mtime_ns for p in out.glob("clip*.json")}
+    before = {p.name: p.stat().st_mtime_ns for p in out.glob("clip*/clip*.json")}
     rc = main(args)
     cap = capsys.readouterr()
     assert rc == 1 and "0 done, 5 skipped (finished before), 1 failed" in cap.out
-    assert {p.name: p.stat().st_mtime_ns for p in out.glob("clip*.json")} == before
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("clip*/clip*.json")} == before
     s2 = _summary(out)
     assert [v["frames"] for v in s2["videos"][:5]] == [v["frames"] for v in s["videos"][:5]]
     # --overwrite redoes them
@@ -166,7 +167,8 @@ def test_msrun_two_workers_write_what_one_process_writes(model, footage, tmp_pat
     logs = "".join(p.read_text() for p in sorted((tmp_path / "logs").glob("*.log")))
     assert r.returncode == 0, logs[-3000:]
     for i in range(5):
-        assert (two / f"clip{i}.json").read_bytes() == (one / f"clip{i}.json").read_bytes()
+        assert (two / f"clip{i}" / f"clip{i}.json").read_bytes() == \
+            (one / f"clip{i}" / f"clip{i}.json").read_bytes()
     s = _summary(two)
     assert s["ranks"] == 2 and s["counts"]["done"] == 5
     ranks = {Path(v["path"]).name: v["rank"] for v in s["videos"]}
@@ -187,7 +189,7 @@ def test_interrupted_batch_leaves_nothing_half_written_and_resumes(model, tmp_pa
     p = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True, cwd=tmp_path)
     deadline = time.time() + 240
-    while not (out / "v0.json").exists() and p.poll() is None and time.time() < deadline:
+    while not (out / "v0").exists() and p.poll() is None and time.time() < deadline:
         time.sleep(0.05)
     p.send_signal(sig)
     stdout, stderr = p.communicate(timeout=120)
@@ -198,8 +200,8 @@ def test_interrupted_batch_leaves_nothing_half_written_and_resumes(model, tmp_pa
     finished = int(lines[0].split(";")[1].split()[0])
     assert finished >= 1 and "of 4 videos finished" in lines[0]
     assert not [q for q in out.iterdir() if q.name.startswith(".") and q.suffix == ".tmp"]
-    done = sorted(q.name for q in out.glob("v*.json"))
-    assert len(done) == finished
+    done = sorted(q.name for q in out.glob("v*"))  # output folders appear only when whole
+    assert len(done) == finished and all((out / d / f"{d}.json").is_file() for d in done)
     r = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     assert f"{4 - finished} done, {finished} skipped" in r.stdout

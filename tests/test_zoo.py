@@ -547,7 +547,7 @@ def test_fetch_converts_a_deepercut_model(home, server):
     a corrupted tensor (rejected, cache unchanged) and a server that refuses."""
     import numpy as np
 
-    from arttrack.checkpoint import load_checkpoint
+    from arttrack.models.checkpoint import load_checkpoint
 
     reg = _tiny_coco_registry(server)
     d = zoo.fetch("tiny-coco", registry=reg, progress=False, backoff=0.001)
@@ -598,7 +598,7 @@ def test_multiperson_uses_a_fetched_model_by_name(home, server, monkeypatch, tmp
     import numpy as np
 
     from arttrack import multiperson
-    from arttrack.io_json import read_canonical
+    from arttrack.io.canonical import read_canonical
 
     reg = _tiny_coco_registry(server)
     monkeypatch.setattr(zoo, "REGISTRY", reg)
@@ -614,7 +614,7 @@ def test_multiperson_uses_a_fetched_model_by_name(home, server, monkeypatch, tmp
     cap = capsys.readouterr()
     assert rc == 0, cap.err
     assert "warning" not in cap.err
-    doc = read_canonical(tmp_path / "o" / "clip.json")
+    doc = read_canonical(tmp_path / "o" / "clip" / "clip.json")
     assert len(doc["frames"]) == 3 and doc["meta"]["model"]["name"] == "tiny-coco"
 
 

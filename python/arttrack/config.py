@@ -84,6 +84,9 @@ class Config:
     # [[learning_rate, until_step], ...]: the last until_step is the length of the run.
     multi_step: tuple[tuple[float, int], ...] = ((0.005, 10000), (0.02, 430000), (0.002, 730000),
                                                  (0.001, 1030000))
+    # Stop after this many steps (0: at the end of multi_step); the learning rate still
+    # follows multi_step (its last rate beyond its end). `train --steps N` sets it.
+    max_steps: int = 0
     num_workers: int = 2
     mode: str = "graph"  # graph | pynative
     device_target: str = "CPU"  # CPU | GPU | Ascend
@@ -98,11 +101,12 @@ class Config:
     min_joints: int = 3
 
     @property
-    def max_steps(self) -> int:
-        return int(self.multi_step[-1][1])
+    def total_steps(self) -> int:
+        """Length of the run: ``max_steps`` when set, else the end of ``multi_step``."""
+        return int(self.max_steps) if self.max_steps > 0 else int(self.multi_step[-1][1])
 
     def replace(self, **changes: Any) -> "Config":
-        return _build({**dataclasses.asdict(self), **changes}, source="replace()")
+        return build_config({**dataclasses.asdict(self), **changes}, source="replace()")
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(dataclasses.asdict(self))
@@ -160,7 +164,7 @@ _CHOICES = {
 }
 
 
-def _build(raw: dict[str, Any], source: str) -> Config:
+def build_config(raw: dict[str, Any], source: str) -> Config:
     unknown = sorted(set(raw) - set(_FIELDS))
     if unknown:
         import difflib
@@ -187,6 +191,8 @@ def _validate(cfg: Config) -> None:
         if lr <= 0 or until <= last:
             raise ConfigError(f"multi_step: entries must have lr > 0 and increasing steps, got {[lr, until]}")
         last = until
+    if cfg.max_steps < 0:
+        raise ConfigError(f"max_steps: must be >= 0 (0: the end of multi_step), got {cfg.max_steps}")
     if cfg.batch_size < 1:
         raise ConfigError(f"batch_size: must be >= 1, got {cfg.batch_size}")
     if not 0 < cfg.scale_jitter_lo <= cfg.scale_jitter_up:
@@ -261,12 +267,12 @@ def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] 
     for item in overrides:
         key, value = parse_override(item)
         raw[key] = value
-    return _build(raw, source)
+    return build_config(raw, source)
 
 
 def save_config(cfg: Config, path: str | Path) -> None:
     """Write ``cfg`` as YAML atomically (temporary name, then rename)."""
-    from arttrack._atomic import atomic_path
+    from arttrack.io.atomic import atomic_path
 
     with atomic_path(path) as tmp:
         tmp.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))

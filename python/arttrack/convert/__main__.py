@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-PROG = "python -m arttrack.convert"
+from arttrack import cli
+
+PROG = "arttrack.convert"
 
 EXAMPLES = """\
 examples:
@@ -124,23 +125,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if argv and argv[0].startswith("--src"):  # the form before `tf` existed
         argv = ["torch"] + argv
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    from arttrack._cli import one_line
+    cli.setup_logging(int(bool(args.verbose)))
 
-    try:
+    def work() -> None:
         import mindspore as ms
 
         ms.set_device("CPU")
-        msg = _tf(args) if args.source == "tf" else _torch(args)
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; nothing was written", file=sys.stderr)
-        return 130
-    except (OSError, ValueError, RuntimeError) as exc:
-        print(f"{PROG}: error: {one_line(exc)}", file=sys.stderr)
-        return 1
-    print(msg)
-    return 0
+        print(_tf(args) if args.source == "tf" else _torch(args))
+
+    return cli.run(PROG, work, debug=getattr(args, "debug", False),
+                   saved=lambda: "nothing was written")
 
 
 if __name__ == "__main__":

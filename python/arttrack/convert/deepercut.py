@@ -34,6 +34,7 @@ from typing import Sequence
 
 import numpy as np
 
+from arttrack.errors import one_line
 from arttrack.joints import JointSet, pair_channel
 
 __all__ = ["AUTHOR_FEATURE_ORDER", "DeeperCutFormatError", "load_deepercut_pairwise_stats",
@@ -56,12 +57,7 @@ def _loadmat(path: Path) -> dict:
     try:
         return scipy.io.loadmat(str(path))
     except (ValueError, TypeError, OSError, NotImplementedError) as exc:  # scipy's parse errors
-        raise DeeperCutFormatError(f"{path}: not a readable MATLAB file ({_first_line(exc)})") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+        raise DeeperCutFormatError(f"{path}: not a readable MATLAB file ({one_line(exc)})") from None
 
 
 def _graph_stats(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -115,11 +111,11 @@ def pairwise_channel_order(stats_path: str | Path, num_joints: int,
 def load_deepercut_pairwise_stats(path: str | Path, joint_set: JointSet, *,
                                   tensorflow_pairwise_order: bool = True,
                                   global_scale: float = 1.0):
-    """The authors' ``pairwise_stats.mat`` as :class:`arttrack.pairwise.PairwiseStats`
+    """The authors' ``pairwise_stats.mat`` as :class:`arttrack.data.pairwise_stats.PairwiseStats`
     (rows in arttrack's channel order; pairs the file lacks keep mean 0, std 1, i.e. the
     raw output, as ``extract_cnn_output`` leaves them). Means and stds are multiplied by
     ``global_scale`` as the authors' loader does."""
-    from arttrack.pairwise import PairwiseStats
+    from arttrack.data.pairwise_stats import PairwiseStats
 
     path = Path(path)
     graph, means, stds = _graph_stats(path)

@@ -40,7 +40,7 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
-from arttrack._atomic import atomic_path
+from arttrack.io.atomic import atomic_path
 from arttrack.io.tf_checkpoint import (TFCheckpointError, list_tf_variables, read_tf_checkpoint,
                                        tf_checkpoint_files)
 
@@ -167,7 +167,7 @@ def pose_model_config(info: TFModelInfo, *, joint_set: Optional[str] = None,
                       interm_layer: int = 12, source: str = "checkpoint"):
     """The arttrack :class:`~arttrack.config.Config` of an imported pose model, with the
     authors' test-time settings and training schedule."""
-    from arttrack.config import ConfigError, _build
+    from arttrack.config import ConfigError, build_config
 
     js, dataset = _joint_set_of(info, joint_set, source)
     custom = info.arch == "resnet_v1"
@@ -188,7 +188,7 @@ def pose_model_config(info: TFModelInfo, *, joint_set: Optional[str] = None,
     if dataset == "coco":
         raw["multi_step"] = [list(s) for s in AUTHORS_COCO_SCHEDULE]
     try:
-        return _build(raw, source=f"{source} (imported)")
+        return build_config(raw, source=f"{source} (imported)")
     except ConfigError as exc:
         raise TFImportError(f"{source}: {exc}") from None
 
@@ -301,7 +301,7 @@ def import_tf_pose_model(prefix: str | Path, out: str | Path, *, joint_set: Opti
     model, the spatial models of their sparse graph become ``spatial.npz``. Returns a
     report (also what the model registry records). Nothing is written on an error.
     """
-    from arttrack.checkpoint import CONFIG_KEY, STEP_KEY
+    from arttrack.models.checkpoint import CONFIG_KEY, STEP_KEY
     from arttrack.joints import get_joint_set
 
     source = str(prefix)
@@ -350,7 +350,7 @@ def import_tf_pose_model(prefix: str | Path, out: str | Path, *, joint_set: Opti
                            str(tmp), append_dict={STEP_KEY: 0,
                                                   CONFIG_KEY: json.dumps(config.to_dict())})
     if stats is not None:
-        from arttrack.pairwise import save_pairwise_stats
+        from arttrack.data.pairwise_stats import save_pairwise_stats
 
         with atomic_path(out.parent / "pairwise_stats.npz") as tmp:
             save_pairwise_stats(stats, tmp)

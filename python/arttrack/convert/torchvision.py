@@ -34,7 +34,7 @@ from typing import Mapping
 
 import numpy as np
 
-from arttrack._atomic import atomic_path
+from arttrack.io.atomic import atomic_path
 
 __all__ = ["ConversionReport", "convert_file", "convert_state_dict", "load_state_dict_file"]
 

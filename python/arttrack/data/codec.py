@@ -68,37 +68,6 @@ def _pair_index(num_joints: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.array(js), np.array(ks), np.arange(len(js))
 
 
-def _postprocess_fn(name: str):
-    """``arttrack.postprocess.<name>`` (C++ core); ImportError when not available."""
-    import importlib
-
-    for mod in ("arttrack.postprocess", "arttrack.postprocess.peaks"):
-        try:
-            fn = getattr(importlib.import_module(mod), name, None)
-        except ImportError:
-            fn = None
-        if fn is not None:
-            return fn
-    raise ImportError(f"arttrack.postprocess.{name} is not available (is the C++ core built?)")
-
-
-def _argmax_pose_numpy(scoremap: np.ndarray, locref: Optional[np.ndarray], stride: float,
-                       locref_stdev: float) -> np.ndarray:
-    """Reference single-person decode (used when the C++ core is unavailable)."""
-    h, w, j = scoremap.shape
-    flat = scoremap.reshape(h * w, j)
-    idx = flat.argmax(axis=0)
-    rows, cols = np.divmod(idx, w)
-    out = np.zeros((j, 3), np.float32)
-    out[:, 0] = cols * stride + stride / 2.0
-    out[:, 1] = rows * stride + stride / 2.0
-    out[:, 2] = flat[idx, np.arange(j)]
-    if locref is not None:
-        off = locref[rows, cols, np.arange(j)] * locref_stdev
-        out[:, :2] += off
-    return out
-
-
 class PoseCodec:
     """Encode joints into training targets; decode network outputs into joints.
 
@@ -108,7 +77,7 @@ class PoseCodec:
         pos_dist_thresh: disk radius in input pixels at training scale 1 (17).
         locref_stdev: divisor of the location-refinement offsets (7.2801).
         pairwise: produce / decode pairwise targets.
-        pairwise_stats: :class:`arttrack.pairwise.PairwiseStats` or a (mean, std) pair
+        pairwise_stats: :class:`arttrack.data.pairwise_stats.PairwiseStats` or a (mean, std) pair
             of (J*(J-1), 2) arrays; required when ``pairwise`` is on.
         weigh_only_present_joints: zero the part weights of joint types nobody labeled.
         joint_weights: (J,) positive multipliers of each joint's part weights (default 1).
@@ -271,25 +240,23 @@ class PoseCodec:
     def decode_single(self, scmap: np.ndarray, locref: Optional[np.ndarray] = None) -> np.ndarray:
         """(J, 3) x, y, score: per joint the best cell, refined by locref (single person).
 
-        ``scmap`` holds probabilities (after the sigmoid), (H, W, J). Uses the C++
-        ``arttrack.postprocess.argmax_pose`` when it is available, else a numpy reference.
+        ``scmap`` holds probabilities (after the sigmoid), (H, W, J); the C++ core's
+        :func:`arttrack.postprocess.argmax_pose` decodes.
         """
+        from arttrack.postprocess.peaks import argmax_pose
+
         scmap = np.ascontiguousarray(scmap, dtype=np.float32)
         if scmap.ndim != 3 or scmap.shape[2] != self.num_joints:
             raise ValueError(f"scoremap must be (H, W, {self.num_joints}), got {scmap.shape}")
         loc = self._locref4(locref, scmap)
-        try:
-            argmax_pose = _postprocess_fn("argmax_pose")
-        except ImportError:
-            logger.debug("arttrack.postprocess.argmax_pose unavailable; numpy decode")
-            return _argmax_pose_numpy(scmap, loc, self.stride, self.locref_stdev)
         return np.asarray(argmax_pose(scmap, loc, stride=self.stride,
                                       locref_stdev=self.locref_stdev))
 
     def decode_multi(self, scmap: np.ndarray, locref: Optional[np.ndarray] = None, *,
                      nms_radius: int = 5, min_score: float = 0.2) -> Any:
         """Per-joint detections via ``arttrack.postprocess.find_peaks`` (C++ core)."""
-        find_peaks = _postprocess_fn("find_peaks")
+        from arttrack.postprocess.peaks import find_peaks
+
         scmap = np.ascontiguousarray(scmap, dtype=np.float32)
         loc = self._locref4(locref, scmap)
         return find_peaks(scmap, loc, stride=self.stride, locref_stdev=self.locref_stdev,

@@ -54,7 +54,6 @@ CLI: ``python -m arttrack.data.synthetic --format mpii|coco|posetrack --out DIR 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import os
@@ -66,6 +65,7 @@ from typing import Any, NamedTuple, Optional, Sequence, Union
 import cv2
 import numpy as np
 
+from arttrack.io.atomic import atomic_path, write_json
 from arttrack.joints import COCO17, MPII14, MPII14_FROM_MPII16, JointSet, get_joint_set
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ POINT_NAMES: tuple[str, ...] = (
     "r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "r_wrist", "r_elbow",
     "r_shoulder", "l_shoulder", "l_elbow", "l_wrist", "upper_neck", "head_top", "pelvis",
     "thorax", "nose", "l_eye", "r_eye", "l_ear", "r_ear")
-_P = {n: i for i, n in enumerate(POINT_NAMES)}
+POINT_INDEX = {n: i for i, n in enumerate(POINT_NAMES)}
 NUM_POINTS = len(POINT_NAMES)
 
 #: The 16 MPII annotation ids 0..15 in order.
@@ -110,7 +110,7 @@ def _point_name(name: str) -> str:
         name = "l_" + name[5:]
     elif name.startswith("right_"):
         name = "r_" + name[6:]
-    if name not in _P:
+    if name not in POINT_INDEX:
         raise ValueError(f"the synthetic figure has no point {name!r}")
     return name
 
@@ -131,7 +131,7 @@ def joint_indices(joints: Union[JointSet, str, Sequence[str]]) -> np.ndarray:
             names = get_joint_set(joints).names
     else:
         names = joints
-    return np.array([_P[_point_name(n)] for n in names], dtype=np.int64)
+    return np.array([POINT_INDEX[_point_name(n)] for n in names], dtype=np.int64)
 
 
 # Consistency with arttrack.joints (fails loudly at import if someone reorders a list).
@@ -159,8 +159,8 @@ _POINT_PARTS: dict[str, tuple[int, ...]] = {
 _ALLOWED = np.zeros((NUM_POINTS, NUM_PARTS + 1), dtype=bool)
 for _n, _parts in _POINT_PARTS.items():
     for _q in _parts:
-        _ALLOWED[_P[_n], _q] = True
-_ON_TORSO_SIDE = np.array([_P[n] for n in ("r_hip", "l_hip", "r_shoulder", "l_shoulder")])
+        _ALLOWED[POINT_INDEX[_n], _q] = True
+_ON_TORSO_SIDE = np.array([POINT_INDEX[n] for n in ("r_hip", "l_hip", "r_shoulder", "l_shoulder")])
 
 # Limbs: (name, proximal point, distal point, side (+1 person's left), part, length key)
 _LIMBS = (
@@ -408,26 +408,26 @@ def _geometry(body: Body, pose: Pose) -> _Geometry:
     L = body.lengths
     p3 = np.zeros((NUM_POINTS + 2, 3))
     torso = L["torso"]
-    p3[_P["thorax"]] = (0.0, -torso, 0.0)
-    p3[_P["l_shoulder"]] = (L["shoulder"], -torso, 0.0)
-    p3[_P["r_shoulder"]] = (-L["shoulder"], -torso, 0.0)
-    p3[_P["l_hip"]] = (L["hip"], 0.0, 0.0)
-    p3[_P["r_hip"]] = (-L["hip"], 0.0, 0.0)
+    p3[POINT_INDEX["thorax"]] = (0.0, -torso, 0.0)
+    p3[POINT_INDEX["l_shoulder"]] = (L["shoulder"], -torso, 0.0)
+    p3[POINT_INDEX["r_shoulder"]] = (-L["shoulder"], -torso, 0.0)
+    p3[POINT_INDEX["l_hip"]] = (L["hip"], 0.0, 0.0)
+    p3[POINT_INDEX["r_hip"]] = (-L["hip"], 0.0, 0.0)
     for k, (_, a, b, side, _, key) in enumerate(_LIMBS):
         abd, flex = pose.limbs[k]
-        p3[_P[b]] = p3[_P[a]] + L[key] * _limb_dir(abd, flex, side)
+        p3[POINT_INDEX[b]] = p3[POINT_INDEX[a]] + L[key] * _limb_dir(abd, flex, side)
     foot = np.array([0.0, 0.25, 0.97]) * L["foot"]
-    p3[_R_TOE] = p3[_P["r_ankle"]] + foot
-    p3[_L_TOE] = p3[_P["l_ankle"]] + foot
+    p3[_R_TOE] = p3[POINT_INDEX["r_ankle"]] + foot
+    p3[_L_TOE] = p3[POINT_INDEX["l_ankle"]] + foot
     hl = L["head"]
-    neck = p3[_P["upper_neck"]] = (0.0, -torso - L["neck"], 0.0)
+    neck = p3[POINT_INDEX["upper_neck"]] = (0.0, -torso - L["neck"], 0.0)
     c = np.array(neck) + (0.0, -0.5 * hl, 0.0)
-    p3[_P["head_top"]] = c + (0.0, -0.5 * hl, 0.0)
-    p3[_P["nose"]] = c + hl * np.array([0.0, 0.12, 0.40])
-    p3[_P["l_eye"]] = c + hl * np.array([0.15, 0.0, 0.33])
-    p3[_P["r_eye"]] = c + hl * np.array([-0.15, 0.0, 0.33])
-    p3[_P["l_ear"]] = c + hl * np.array([0.34, 0.04, -0.03])
-    p3[_P["r_ear"]] = c + hl * np.array([-0.34, 0.04, -0.03])
+    p3[POINT_INDEX["head_top"]] = c + (0.0, -0.5 * hl, 0.0)
+    p3[POINT_INDEX["nose"]] = c + hl * np.array([0.0, 0.12, 0.40])
+    p3[POINT_INDEX["l_eye"]] = c + hl * np.array([0.15, 0.0, 0.33])
+    p3[POINT_INDEX["r_eye"]] = c + hl * np.array([-0.15, 0.0, 0.33])
+    p3[POINT_INDEX["l_ear"]] = c + hl * np.array([0.34, 0.04, -0.03])
+    p3[POINT_INDEX["r_ear"]] = c + hl * np.array([-0.34, 0.04, -0.03])
     # yaw about the vertical axis, then orthographic projection and in-plane lean
     cy, sy = math.cos(pose.yaw), math.sin(pose.yaw)
     x = p3[:, 0] * cy + p3[:, 2] * sy
@@ -438,17 +438,17 @@ def _geometry(body: Body, pose: Pose) -> _Geometry:
     pts[:, 0] = pose.x + pose.height * (x * cl - y * sl)
     pts[:, 1] = pose.y + pose.height * (x * sl + y * cl)
     # head tilt about the upper neck
-    hidx = [_P[n] for n in ("head_top", "nose", "l_eye", "r_eye", "l_ear", "r_ear")]
+    hidx = [POINT_INDEX[n] for n in ("head_top", "nose", "l_eye", "r_eye", "l_ear", "r_ear")]
     ct, st = math.cos(pose.head_tilt), math.sin(pose.head_tilt)
-    d = pts[hidx] - pts[_P["upper_neck"]]
-    pts[hidx] = pts[_P["upper_neck"]] + np.stack([d[:, 0] * ct - d[:, 1] * st,
+    d = pts[hidx] - pts[POINT_INDEX["upper_neck"]]
+    pts[hidx] = pts[POINT_INDEX["upper_neck"]] + np.stack([d[:, 0] * ct - d[:, 1] * st,
                                                   d[:, 0] * st + d[:, 1] * ct], axis=1)
     # face points face the camera when their outward normal does
     self_vis = np.ones(NUM_POINTS, bool)
     for name, nx, nz, thr in (("nose", 0.0, 1.0, 0.05), ("l_eye", 0.45, 0.9, 0.05),
                               ("r_eye", -0.45, 0.9, 0.05), ("l_ear", 1.0, 0.0, -0.35),
                               ("r_ear", -1.0, 0.0, -0.35)):
-        self_vis[_P[name]] = (-nx * sy + nz * cy) > thr
+        self_vis[POINT_INDEX[name]] = (-nx * sy + nz * cy) > thr
     return _Geometry(pts, z, self_vis)
 
 
@@ -483,7 +483,7 @@ def _draw_person(image: np.ndarray, owner: np.ndarray, index: int, body: Body, p
     def t(r: float) -> int:
         return max(2, int(round(2.0 * r * h)))
 
-    P = _P
+    P = POINT_INDEX
     items: list[tuple[float, int, tuple]] = []  # (depth key, part, shape)
     Q = [tuple(v) for v in np.rint(q * _ONE).astype(np.int64).tolist()]  # fixed point
     zl = z.tolist()
@@ -709,7 +709,7 @@ class SyntheticPerson:
     def head_box(self) -> np.ndarray:
         """Axis-aligned head box x1, y1, x2, y2: a 1.0 x 1.2 head-lengths rectangle along the
         upper-neck -> head-top axis (PCKh: 0.6 * diagonal is about the head length)."""
-        neck, top = self.true_points[_P["upper_neck"]], self.true_points[_P["head_top"]]
+        neck, top = self.true_points[POINT_INDEX["upper_neck"]], self.true_points[POINT_INDEX["head_top"]]
         axis = top - neck
         hl = max(float(np.linalg.norm(axis)), 1e-3)
         u = axis / hl
@@ -1085,8 +1085,6 @@ def _replace_into(tmp: Path, final: Path) -> None:
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
-    from arttrack._atomic import atomic_path
-
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
 
@@ -1098,10 +1096,6 @@ def _write_image(path: Path, rgb: np.ndarray, quality: int = 95) -> None:
     if not ok:
         raise RuntimeError(f"OpenCV could not encode {path}")
     _write_bytes(path, buf.tobytes())
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    _write_bytes(path, json.dumps(obj, separators=(",", ":")).encode())
 
 
 def _progress(iterable: Any, total: int, desc: str, progress: bool) -> Any:
@@ -1332,7 +1326,7 @@ def write_coco(out_dir: PathLike, num_images: int, seed: int = 0,
             "images": images, "annotations": anns,
             "categories": [_coco_category(COCO17.names)]}
     path = out / "annotations" / f"person_keypoints_{split}.json"
-    _write_json(path, data)
+    write_json(path, data, indent=None)
     logger.info("wrote %d COCO images, %d people, %s", len(images), len(anns), path)
     return path
 
@@ -1413,7 +1407,7 @@ def write_posetrack(out_dir: PathLike, num_videos: int, num_frames: int = 30, se
         data = {"categories": [_coco_category(POSETRACK17_NAMES)], "images": images,
                 "annotations": anns}
         path = out / "annotations" / split / f"{video}.json"
-        _write_json(path, data)
+        write_json(path, data, indent=None)
         paths.append(path)
         if write_video:
             (out / "videos").mkdir(parents=True, exist_ok=True)

@@ -8,9 +8,10 @@ traceback).
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from typing import Sequence
+
+from arttrack import cli
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -93,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> None:
-    from arttrack.eval._io import write_json
+    from arttrack.io.atomic import write_json
 
     if args.command == "pckh":
         from arttrack.eval import pckh
@@ -134,13 +135,10 @@ def _run(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    from arttrack._cli import run_reporting_errors
-
-    code, _ = run_reporting_errors(f"arttrack.eval {args.command}", lambda: _run(args), debug=args.debug)
-    return code
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    cli.setup_logging(int(bool(args.verbose)))
+    return cli.run(f"arttrack.eval {args.command}", lambda: _run(args), debug=args.debug)
 
 
 if __name__ == "__main__":

@@ -24,28 +24,6 @@ def read_json(path: str | Path, what: str = "file") -> Any:
         raise EvalError(f"cannot read {what} {p}: {exc}") from None
 
 
-def write_json(path: str | Path, data: Any) -> None:
-    """Write ``data`` as JSON (NaN written as null, which strict JSON readers accept),
-    under a temporary name renamed into place, so no half-written file is left."""
-    from arttrack._atomic import atomic_path
-
-    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as f:
-        json.dump(_nan_to_none(data), f, indent=2, allow_nan=False)
-        f.write("\n")
-
-
-def _nan_to_none(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _nan_to_none(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_nan_to_none(v) for v in x]
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if hasattr(x, "item") and not isinstance(x, (str, bytes)):  # numpy scalar
-        return _nan_to_none(x.item())
-    return x
-
-
 def fmt(v: float | int | None, width: int, prec: int = 1) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-".rjust(width)

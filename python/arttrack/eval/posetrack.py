@@ -153,7 +153,9 @@ Predictions = dict  # video -> frame index -> list[Person]
 # --------------------------------------------------------------------------------------
 def _json_files(path: str | Path, what: str, listing_order: bool = False) -> list[Path]:
     """The .json files of a directory (sorted; ``listing_order``: in the order
-    ``glob.glob(dir + "/*.json")`` lists them, which is poseval's), or the file itself."""
+    ``glob.glob(dir + "/*.json")`` lists them, which is poseval's), or the file itself.
+    A directory of ``arttrack.multiperson``'s per-video output folders (``<stem>/<stem>.json``)
+    counts as holding those files."""
     p = Path(path)
     if p.is_dir():
         # hidden files are skipped: a writer killed mid-way leaves .<name>.tmp<pid>.json
@@ -162,6 +164,9 @@ def _json_files(path: str | Path, what: str, listing_order: bool = False) -> lis
                      if not Path(f).name.startswith(".")]
         else:
             files = sorted(f for f in p.glob("*.json") if not f.name.startswith("."))
+        if not files:
+            files = sorted(d / f"{d.name}.json" for d in p.iterdir()
+                           if d.is_dir() and not d.name.startswith(".") and (d / f"{d.name}.json").is_file())
         if not files:
             raise EvalError(f"{what} directory {p} holds no .json files")
         return files
@@ -573,7 +578,7 @@ def _pair_hungarian(match: np.ndarray) -> dict[int, int]:
     return {int(r): int(c) for r, c in zip(rows, cols) if count[r, c] > 0}
 
 
-def _match_frame(gt: list[Person], pr: list[Person], thr: float, pairing: str = "greedy"):
+def match_frame(gt: list[Person], pr: list[Person], thr: float, pairing: str = "greedy"):
     """(P, G, J) normalised distances (inf when a side lacks the joint), (P, G, J) match,
     and the person pairing {pred index: gt index} (poseval's greedy one by default)."""
     dist, match = _distances(gt, pr, thr)

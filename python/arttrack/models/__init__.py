@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from arttrack._atomic import atomic_path
+from arttrack.io.atomic import atomic_path
 
 from .arttrack_net import OUTPUT_ORDER, ArtTrackNet, PredictionHead, outputs_as_dict
 from .losses import ArtTrackLoss, ArtTrackWithLoss

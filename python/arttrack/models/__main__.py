@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from typing import Sequence
+
+from arttrack import cli
 
 _PROG = "python -m arttrack.models"
 
@@ -108,9 +109,9 @@ def _non_negative_int(s: str) -> int:
 
 
 def _size(n: int | None) -> str:
-    from arttrack.models.zoo import _human
+    from arttrack.models.zoo import human_size
 
-    return _human(n)
+    return human_size(n)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -160,29 +161,18 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    from arttrack._cli import one_line
+    cli.setup_logging(int(bool(args.verbose)))
     from arttrack.models import zoo
 
-    prog = f"arttrack.models {args.command}"
-    try:
-        return _run(args)
-    except KeyboardInterrupt:
-        msg = f"{prog}: interrupted"
+    def saved() -> str:
         if args.command == "fetch" and args.from_dir is None:
-            msg += (f"; nothing was installed, partial downloads are kept in "
+            return (f"nothing was installed, partial downloads are kept in "
                     f"{zoo.cache_root() / 'downloads' / args.name}: run the same command again "
                     "to resume")
-        elif args.command == "fetch":
-            msg += "; nothing was installed"
-        print(msg, file=sys.stderr)
-        return 130
-    except Exception as exc:  # noqa: BLE001 - one readable line, not a traceback
-        if args.debug:
-            raise
-        print(f"{prog}: error: {one_line(exc)}", file=sys.stderr)
-        return exc.exit_code if isinstance(exc, zoo.ModelError) else 1
+        return "nothing was installed" if args.command == "fetch" else "nothing was changed"
+
+    return cli.run(f"arttrack.models {args.command}", lambda: _run(args), debug=args.debug,
+                   saved=saved)
 
 
 if __name__ == "__main__":

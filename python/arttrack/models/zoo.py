@@ -303,7 +303,7 @@ def _fetch_hint(name: str) -> str:
     return f"`python -m arttrack.models fetch {name}`"
 
 
-def _human(n: int | None) -> str:
+def human_size(n: int | None) -> str:
     if n is None:
         return "size unknown"
     for unit in ("B", "KB", "MB", "GB"):
@@ -331,8 +331,8 @@ def model_dir(name: str, registry: Mapping[str, ModelEntry] | None = None) -> Pa
     if d is None:
         size = entry.download_size
         approx = entry.approx_download_size
-        what = (f"download {_human(size)}" if size is not None else
-                f"download about {_human(approx)}" if approx is not None else "download size unknown")
+        what = (f"download {human_size(size)}" if size is not None else
+                f"download about {human_size(approx)}" if approx is not None else "download size unknown")
         raise ModelNotFoundError(f"model {name!r} is not installed in {_models_root()}; fetch it "
                                  f"with {_fetch_hint(name)} ({what})")
     return d

@@ -7,26 +7,24 @@
 
 Decoding: single-person argmax per joint with location refinement (``--mode single``,
 default) or per-joint peaks (``--mode peaks``), mapped back through the letterbox of
-:mod:`arttrack.preprocess` to original image pixels. Predictions are JSON records
+:mod:`arttrack.deploy.binaries` to original image pixels. Predictions are JSON records
 ``{"image", "person", "file", "joints": [[x, y, score], ...]}`` (``"peaks"`` instead of
 ``"joints"`` in peaks mode), the format :mod:`arttrack.eval.pckh` reads.
 
 With ``--gt`` (single mode), PCKh is computed by :func:`arttrack.eval.pckh.evaluate_files`
 on the written file, the same code as ``python -m arttrack.eval pckh``, and printed;
-``--json-out`` also writes it. Bad input: one line on stderr, exit status 1.
+``--json-out`` also writes it. Exit status and errors as every command (:mod:`arttrack.cli`).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import sys
-from pathlib import Path
 from typing import Any, Sequence
 
-from arttrack._atomic import atomic_path
+from arttrack import cli
+from arttrack.io.atomic import write_json
 
 logger = logging.getLogger("arttrack.postprocess")
 
@@ -56,13 +54,6 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _write_json(path: str | os.PathLike, data: Any) -> None:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(p) as tmp:
-        tmp.write_text(json.dumps(data, indent=1, allow_nan=False), encoding="utf-8")
-
-
 def _finite_or_none(v: float) -> float | None:
     return float(v) if v == v and abs(v) != float("inf") else None
 
@@ -70,8 +61,8 @@ def _finite_or_none(v: float) -> float | None:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from tqdm import tqdm
 
-    from arttrack.postprocess.runner_io import decode_peaks, decode_single, load_runner_outputs
-    from arttrack.preprocess import load_index, load_meta
+    from arttrack.deploy.runner_io import decode_peaks, decode_single, load_runner_outputs
+    from arttrack.deploy.binaries import load_index, load_meta
 
     meta = load_meta(args.meta)
     index = load_index(args.index)
@@ -88,7 +79,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             rec["peaks"] = decode_peaks(maps, meta, entry, nms_radius=args.nms_radius,
                                         min_score=args.min_score)
         records.append(rec)
-    _write_json(args.out, records)
+    write_json(args.out, records)
     logger.info("wrote %d predictions to %s", len(records), args.out)
     result: dict[str, Any] = {"predictions": str(args.out), "num": len(records)}
     if args.gt:
@@ -107,23 +98,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         d["bbox_pck"].pop("auc", None)
         result["pckh"] = d
         if args.json_out:
-            from arttrack.eval._io import write_json
-
             write_json(args.json_out, d)
     return result
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    from arttrack._cli import run_reporting_errors
-
-    code, res = run_reporting_errors("arttrack.postprocess", lambda: run(args), debug=args.debug)
-    if code:
-        return code
+def _work(args: argparse.Namespace) -> None:
+    res = run(args)
     print(f"wrote {res['num']} predictions to {res['predictions']}")
-    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return cli.main("arttrack.postprocess", build_parser(), _work, argv)
 
 
 if __name__ == "__main__":

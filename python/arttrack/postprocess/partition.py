@@ -35,21 +35,19 @@ The solvers run in the C++ core (``arttrack._core``) with the GIL released:
     The settings of each stage are arguments of ``arttrack._native.core.partition``
     (see ``cpp/include/arttrack/partition.hpp``).
 
-:func:`reference_gaec` is a slow pure-Python (networkx) version of ``"gaec"`` for
-benchmarks and cross-checks.
+A slow pure-Python version of ``"gaec"`` for benchmarks and cross-checks lives with the
+tests (``tests/reference/partition.py``).
 """
 
 from __future__ import annotations
 
-import heapq
 from typing import Literal
 
-import networkx as nx
 import numpy as np
 
 from arttrack._native import core
 
-__all__ = ["PARTITION_METHODS", "objective", "partition", "reference_gaec"]
+__all__ = ["PARTITION_METHODS", "objective", "partition"]
 
 #: Methods accepted by :func:`partition`.
 PARTITION_METHODS: tuple[str, ...] = ("gaec", "gaec+klj")
@@ -106,100 +104,3 @@ def objective(
         ValueError: on bad input (message names the argument) or an inconsistent labelling.
     """
     return float(core.partition_objective(node_cost, edges, edge_cost, active, cluster))
-
-
-def reference_gaec(
-    node_cost: np.ndarray,
-    edges: np.ndarray,
-    edge_cost: np.ndarray,
-    *,
-    tolerance: float = 1e-9,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Slow pure-Python GAEC with node labelling (same algorithm as ``method="gaec"``).
-
-    Meant as a readable reference and a baseline for benchmarks, not for production use.
-    Ties between equally good contractions may be broken differently from the C++ solver.
-    Inputs are not validated beyond what numpy conversion does.
-
-    Returns:
-        ``(active, cluster)`` as for :func:`partition`.
-    """
-    costs = np.asarray(node_cost, dtype=np.float64)
-    pairs = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
-    weights = np.asarray(edge_cost, dtype=np.float64)
-    n = int(costs.shape[0])
-
-    graph = nx.Graph()
-    graph.add_nodes_from(range(n))
-    for (a, b), w in zip(pairs.tolist(), weights.tolist()):
-        if graph.has_edge(a, b):
-            graph[a][b]["weight"] += w
-        else:
-            graph.add_edge(a, b, weight=w)
-
-    cluster_cost = {v: float(costs[v]) for v in range(n)}
-    members = {v: [v] for v in range(n)}
-    version = dict.fromkeys(range(n), 0)
-
-    def delta(a: int, b: int, w: float) -> float:
-        ca, cb = cluster_cost[a], cluster_cost[b]
-        return min(0.0, ca + cb + w) - min(0.0, ca) - min(0.0, cb)
-
-    heap: list[tuple[float, int, int, int, int]] = []
-
-    def push(a: int, b: int, w: float) -> None:
-        a, b = min(a, b), max(a, b)
-        d = delta(a, b, w)
-        if d < -tolerance:
-            heapq.heappush(heap, (d, a, b, version[a], version[b]))
-
-    for a, b, w in graph.edges(data="weight"):
-        push(a, b, w)
-    while heap:
-        _, a, b, va, vb = heapq.heappop(heap)
-        if a not in members or b not in members or version[a] != va or version[b] != vb:
-            continue
-        # Contract b into a.
-        internal = graph[a][b]["weight"]
-        for c, attrs in list(graph[b].items()):
-            if c == a:
-                continue
-            if graph.has_edge(a, c):
-                graph[a][c]["weight"] += attrs["weight"]
-            else:
-                graph.add_edge(a, c, weight=attrs["weight"])
-        graph.remove_node(b)
-        cluster_cost[a] += cluster_cost.pop(b) + internal
-        members[a].extend(members.pop(b))
-        version[a] += 1
-        del version[b]
-        for c, w in graph[a].items():
-            push(a, c, w["weight"])
-
-    label = np.full(n, -1, dtype=np.int64)
-    for rep, nodes in members.items():
-        if cluster_cost[rep] < 0.0:
-            label[nodes] = rep
-
-    # Suppress nodes with a positive marginal cost in their cluster, until none is left.
-    neighbours: list[list[tuple[int, float]]] = [[] for _ in range(n)]
-    for (a, b), w in zip(pairs.tolist(), weights.tolist()):
-        neighbours[a].append((b, w))
-        neighbours[b].append((a, w))
-    changed = True
-    while changed:
-        changed = False
-        for v in range(n):
-            if label[v] < 0:
-                continue
-            marginal = costs[v] + sum(w for u, w in neighbours[v] if label[u] == label[v])
-            if marginal > tolerance:
-                label[v] = -1
-                changed = True
-
-    cluster = np.full(n, -1, dtype=np.int32)
-    numbering: dict[int, int] = {}
-    for v in range(n):
-        if label[v] >= 0:
-            cluster[v] = numbering.setdefault(int(label[v]), len(numbering))
-    return cluster >= 0, cluster

@@ -51,12 +51,12 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Literal, Sequence
+from typing import Literal, Sequence
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment, minimize
+from scipy.optimize import linear_sum_assignment
 
-from arttrack._atomic import atomic_path
+from arttrack.io.atomic import atomic_path
 from arttrack._native import core
 
 log = logging.getLogger(__name__)
@@ -172,7 +172,7 @@ class TemporalModel:
 # --------------------------------------------------------------------------------------
 # people -> detections
 # --------------------------------------------------------------------------------------
-def _as_people(people: np.ndarray | Sequence, num_joints: int | None = None) -> np.ndarray:
+def as_people(people: np.ndarray | Sequence, num_joints: int | None = None) -> np.ndarray:
     """(P, J, 3) float64 x, y, score; missing joints NaN. Accepts (P, J, 2) (score 1)."""
     a = np.asarray(people, dtype=np.float64)
     if a.size == 0 and num_joints is not None:
@@ -209,7 +209,7 @@ def people_to_detections(people: np.ndarray) -> PeopleDetections:
     """Flattens (P, J, 3) people (NaN = missing joint) into detections: a star of strongly
     attractive edges from each person's first present joint (its anchor) to its other joints,
     and a strongly repulsive edge between the anchors of every two people."""
-    a = _as_people(people)
+    a = as_people(people)
     present = np.isfinite(a[..., 0])
     pi, ji = np.nonzero(present)
     n = len(pi)
@@ -295,7 +295,7 @@ class Tracker:
     def step_people(self, people: np.ndarray, frame: int | None = None) -> FrameLinks:
         """Links one frame of whole people (P, J, 3) (x, y, score; NaN = missing joint);
         ``track_id`` per person (-1 for a person without any joint)."""
-        a = _as_people(people, self.num_joints)
+        a = as_people(people, self.num_joints)
         d = people_to_detections(a)
         # Every given person is kept: score 1 for the node costs (one detection per joint and
         # person, so the scores would only pick among a single position).
@@ -339,12 +339,12 @@ def track_people(frames_of_people: Sequence[np.ndarray], model: TemporalModel | 
     fids = _frame_numbers(len(frames), frame_ids)
     if not frames:
         return []
-    j = _infer_num_joints(frames)
+    j = infer_num_joints(frames)
     tracker = Tracker(j, model=model, max_gap=max_gap, **tracker_kwargs)
-    return [tracker.step_people(_as_people(p, j), frame=f).track_id for p, f in zip(frames, fids)]
+    return [tracker.step_people(as_people(p, j), frame=f).track_id for p, f in zip(frames, fids)]
 
 
-def _infer_num_joints(frames: Sequence[np.ndarray]) -> int:
+def infer_num_joints(frames: Sequence[np.ndarray]) -> int:
     for p in frames:
         a = np.asarray(p)
         if a.ndim == 3:
@@ -385,7 +385,7 @@ class HungarianTracker:
         self.next_id = 0
 
     def step(self, f: int, people: np.ndarray) -> np.ndarray:
-        a = _as_people(people, self.nj)
+        a = as_people(people, self.nj)
         for tid in [t for t, tr in self.tracks.items() if f - tr["last"] > self.max_gap + 1]:
             del self.tracks[tid]
         live = list(self.tracks)
@@ -435,7 +435,7 @@ def hungarian_baseline(frames_of_people: Sequence[np.ndarray], max_gap: int = 5,
     fids = _frame_numbers(len(frames), frame_ids)
     if not frames:
         return []
-    tracker = HungarianTracker(_infer_num_joints(frames), max_gap, gate, default_person_size)
+    tracker = HungarianTracker(infer_num_joints(frames), max_gap, gate, default_person_size)
     return [tracker.step(f, people) for people, f in zip(frames, fids)]
 
 
@@ -581,124 +581,6 @@ class TrackSmoother:
         return out
 
 
-# --------------------------------------------------------------------------------------
-# fitting the temporal model
-# --------------------------------------------------------------------------------------
-AnnotatedFrame = tuple  # (people (P, J, 3) or (P, J, 2) with NaN for missing joints, track_ids (P,))
-
-
-def temporal_training_pairs(clips: Iterable[Sequence[AnnotatedFrame]], max_gap: int = 5,
-                            strides: Sequence[int] = (1, 2, 3), use_velocity: bool = True,
-                            drop_prob: float = 0.0, seed: int = 0,
-                            max_normalized_distance: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
-    """Features (M, 5) and labels (M,) of temporal links from annotated clips.
-
-    Each clip is a list of frames ``(people, track_ids)``. The C++ tracker is run with the
-    annotated assignment (teacher forcing), so the features are computed from exactly the
-    track state (last joint positions, velocity, size) the tracker has at inference. For
-    every frame, each candidate link (detection of joint j, live track remembering joint j,
-    within the distance gate) is a positive when the track id equals the person's id, else a
-    negative. Frame strides in ``strides`` produce gaps > 1; ``drop_prob`` drops joints at
-    random (simulating missed detections).
-    """
-    rng = np.random.default_rng(seed)
-    feats: list[np.ndarray] = []
-    labels: list[np.ndarray] = []
-    for clip in clips:
-        clip = list(clip)
-        if not clip:
-            continue
-        nj = _infer_num_joints([fr[0] for fr in clip])
-        for stride in strides:
-            if stride < 1:
-                raise ValueError(f"strides must be >= 1, got {stride}")
-            if stride > max_gap + 1:
-                continue
-            tr = core.Tracker(nj, max_gap=int(max_gap), use_velocity=bool(use_velocity),
-                              max_normalized_distance=float(max_normalized_distance))
-            for k, fi in enumerate(range(0, len(clip), stride)):
-                people, tids = clip[fi]
-                a = _as_people(people, nj)
-                tids = np.asarray(tids, dtype=np.int64).reshape(-1)
-                if len(tids) != a.shape[0]:
-                    raise ValueError(f"frame {fi}: {a.shape[0]} people but {len(tids)} track ids")
-                present = np.isfinite(a[..., 0])
-                if drop_prob > 0:
-                    present &= rng.random(present.shape) >= drop_prob
-                pi, ji = np.nonzero(present)
-                joint = ji.astype(np.int64)
-                xy = np.ascontiguousarray(a[pi, ji, :2])
-                det_tid = tids[pi]
-                frame = k * stride
-                det, cand_tid, f, _, fallback = tr.candidates(frame, joint, xy)
-                own = ~fallback
-                if own.any():
-                    feats.append(f[own])
-                    labels.append(det_tid[det[own]] == cand_tid[own])
-                tr.assign(frame, joint, xy, np.ones(len(joint)), det_tid)
-    if not feats:
-        return np.zeros((0, NUM_FEATURES)), np.zeros(0, dtype=bool)
-    return np.concatenate(feats), np.concatenate(labels)
-
-
-def fit_temporal_model(clips: Iterable[Sequence[AnnotatedFrame]], max_gap: int = 5,
-                       strides: Sequence[int] = (1, 2, 3), use_velocity: bool = True,
-                       drop_prob: float = 0.1, l2: float = 1e-3, balanced: bool = True,
-                       seed: int = 0) -> TemporalModel:
-    """Fits the temporal logistic regression on annotated clips (see
-    :func:`temporal_training_pairs`) by minimising the mean log-loss plus
-    ``l2 / 2 * |w[1:]|^2`` (bias not penalised) with L-BFGS.
-
-    ``balanced`` weights positives and negatives equally (a prior of 1/2). The tracker sums
-    the costs of all of a person's temporal edges, so a prior inside every edge's log-odds
-    would be counted once per joint; with balanced classes the per-edge costs carry only
-    the evidence of the displacement.
-
-    The fit is constrained so that p(same) never increases with the frame gap at a fixed
-    displacement (``w[r_over_gap] >= 0``, ``w[log_gap] <= 0``): otherwise a stale duplicate
-    track could win over the track updated in the previous frame.
-    """
-    X, y = temporal_training_pairs(clips, max_gap=max_gap, strides=strides, use_velocity=use_velocity,
-                                   drop_prob=drop_prob, seed=seed)
-    npos, nneg = int(y.sum()), int((~y).sum())
-    if npos == 0 or nneg == 0:
-        raise ValueError(f"fitting needs both same-track and different-track pairs; got {npos} "
-                         f"positives and {nneg} negatives (give clips with several people)")
-    sw = np.where(y, 0.5 * len(y) / npos, 0.5 * len(y) / nneg) if balanced else np.ones(len(y))
-    w = _fit_logistic(X, y.astype(np.float64), sw, l2)
-    log.info("temporal model fitted on %d positive / %d negative pairs: %s", npos, nneg,
-             dict(zip(FEATURE_NAMES, np.round(w, 3))))
-    return TemporalModel(weights=tuple(w), use_velocity=use_velocity, max_gap=max_gap,
-                         num_positives=npos, num_negatives=nneg)
-
-
-def _fit_logistic(X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, l2: float) -> np.ndarray:
-    s = 2.0 * y - 1.0  # +-1
-    reg = np.full(X.shape[1], l2)
-    reg[0] = 0.0
-    sw = sample_weight / sample_weight.sum()
-
-    def f(w: np.ndarray) -> tuple[float, np.ndarray]:
-        m = s * (X @ w)
-        loss = np.sum(sw * np.logaddexp(0.0, -m)) + 0.5 * np.sum(reg * w * w)
-        sig = 0.5 * (1.0 + np.tanh(-0.5 * m))  # sigmoid(-m)
-        grad = -(X.T @ (sw * s * sig)) + reg * w
-        return float(loss), grad
-
-    w0 = np.asarray(core.default_temporal_weights(), dtype=np.float64)
-    # p(same) must not increase with the gap at a fixed displacement (a staler track is never
-    # more credible): with r >= 0, d logit / d g = -w3 r / g^2 + w4 / g <= 0 iff w3 >= 0, w4 <= 0.
-    bounds = [(None, None)] * NUM_FEATURES
-    bounds[FEATURE_NAMES.index("r_over_gap")] = (0.0, None)
-    bounds[FEATURE_NAMES.index("log_gap")] = (None, 0.0)
-    w0 = np.clip(w0, [b[0] if b[0] is not None else -np.inf for b in bounds],
-                 [b[1] if b[1] is not None else np.inf for b in bounds])
-    res = minimize(f, w0, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 500})
-    if not np.all(np.isfinite(res.x)):
-        raise ValueError("temporal model fit diverged")
-    return res.x
-
-
 __all__ = [
     "FEATURE_NAMES",
     "FrameLinks",
@@ -707,10 +589,10 @@ __all__ = [
     "TemporalModel",
     "TrackSmoother",
     "Tracker",
-    "fit_temporal_model",
+    "as_people",
     "hungarian_baseline",
+    "infer_num_joints",
     "people_to_detections",
     "temporal_features",
-    "temporal_training_pairs",
     "track_people",
 ]

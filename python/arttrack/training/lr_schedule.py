@@ -20,7 +20,7 @@ class MultiStepLR(LearningRateSchedule):
     """``lr_i`` while ``until_{i-1} <= global_step < until_i``; the last lr afterwards.
 
     ``multi_step``: ``[[lr_0, until_0], [lr_1, until_1], ...]`` with increasing ``until``.
-    Pure-Python twin: :func:`arttrack.train.learning_rate_at`.
+    Pure-Python twin: :func:`arttrack.training.trainer.learning_rate_at`.
     """
 
     def __init__(self, multi_step: Sequence[Sequence[float]]) -> None:

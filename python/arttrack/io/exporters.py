@@ -1,4 +1,4 @@
-"""Exporters of canonical per-video pose JSON (:mod:`arttrack.io_json`) to other formats.
+"""Exporters of canonical per-video pose JSON (:mod:`arttrack.io.canonical`) to other formats.
 
 All take the canonical dict (``meta.keypoint_names``, 0-based ``frame_id``, instances with
 ``track_id``, ``keypoints`` (null = missing) and ``keypoint_scores``) and a keypoint score
@@ -34,7 +34,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-from arttrack._atomic import atomic_path
+from arttrack.io.atomic import atomic_path
 
 __all__ = ["FORMATS", "atomic_write_text", "export", "output_paths", "to_coco_results",
            "to_posetrack", "write_coco_results", "write_csv", "write_openpose",

@@ -238,10 +238,10 @@ class Predictor:
             joint set's left/right pairs: ``flip_permutation``, or ``config.joint_set``.
         flip_permutation: joint ``j``'s mirror-image joint (default: the config's joint set).
         backend: ``"mindspore"`` (default) or ``"onnxruntime"`` (CPU: the network exported
-            once per input size into the model cache, :mod:`arttrack.backends`; each
+            once per input size into the model cache, :mod:`arttrack.inference.backends`; each
             network call then holds exactly ``batch_size`` images, the last one padded, so
             a video needs one export). Resolve ``"auto"`` with
-            :func:`arttrack.backends.resolve_backend` first.
+            :func:`arttrack.inference.backends.resolve_backend` first.
     """
 
     def __init__(self, net: Any, codec: Any, *, mean_pixel: Sequence[float] = MEAN_PIXEL,
@@ -280,12 +280,12 @@ class Predictor:
                                  locref_stdev=float(codec.locref_stdev))
         if backend not in ("mindspore", "onnxruntime"):
             raise ValueError(f"backend must be 'mindspore' or 'onnxruntime', got {backend!r} "
-                             "(resolve 'auto' with arttrack.backends.resolve_backend)")
+                             "(resolve 'auto' with arttrack.inference.backends.resolve_backend)")
         self.backend = backend
         #: the ONNX Runtime runner (backend "onnxruntime"), else None
         self.onnx_net = None
         if backend == "onnxruntime":
-            from arttrack.backends import OnnxRuntimeNet
+            from arttrack.inference.backends import OnnxRuntimeNet
 
             self.onnx_net = OnnxRuntimeNet(net)
         self._forward = ms.jit(net) if mode == "graph" else net
@@ -319,13 +319,13 @@ class Predictor:
             device: ``"CPU"``, ``"GPU"`` or ``"Ascend"``; passed to ``mindspore.set_device``
                 (None: leave the current device).
             pairwise_stats: override of the config's ``pairwise_stats_fn`` (a
-                :class:`arttrack.pairwise.PairwiseStats` or (mean, std)).
+                :class:`arttrack.data.pairwise_stats.PairwiseStats` or (mean, std)).
             settings: multi-person settings (default: from the config).
             flip_test: average with the mirrored image's maps (class docstring).
             backend: ``"mindspore"`` or ``"onnxruntime"`` (class docstring).
         """
-        from arttrack import factory
-        from arttrack.checkpoint import load_checkpoint
+        from arttrack.models import factory
+        from arttrack.models.checkpoint import load_checkpoint
         from arttrack.config import Config, load_config
         from arttrack.models import load_model_checkpoint
         from arttrack.postprocess.pipeline import MultiPersonSettings

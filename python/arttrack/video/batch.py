@@ -30,6 +30,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+from arttrack.io.atomic import write_json
+
 __all__ = ["VIDEO_EXTS", "VideoRecord", "assign", "batch_inputs", "distributed_rank",
            "merge_summaries", "rank_part_path", "run_batch", "write_summary"]
 
@@ -161,12 +163,6 @@ def rank_part_path(out_dir: Path, rank: int) -> Path:
     return out_dir / f".summary-rank{rank}.json"
 
 
-def _write_json(path: Path, doc: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def existing_record(rec: VideoRecord, json_path: Path) -> VideoRecord:
     """Frames, people and tracks of a video finished by an earlier run."""
     try:
@@ -199,7 +195,7 @@ def run_batch(videos: Sequence[Path], out_dir: Path, *,
     part = rank_part_path(out_dir, rank)
 
     def save(finished: bool) -> None:
-        _write_json(part, {"rank": rank, "size": size, "finished": finished,
+        write_json(part, {"rank": rank, "size": size, "finished": finished,
                            "videos": [asdict(r) for r in mine]})
 
     state = progress_state if progress_state is not None else {}
@@ -262,7 +258,7 @@ def write_summary(out_dir: Path, records: Sequence[VideoRecord], size: int) -> P
     doc = {"videos": [asdict(r) for r in records], "counts": count, "ranks": size,
            "frames": sum(r.frames or 0 for r in records if r.status in ("done", "skipped"))}
     path = out_dir / SUMMARY
-    _write_json(path, doc)
+    write_json(path, doc)
     for r in range(size):
         rank_part_path(out_dir, r).unlink(missing_ok=True)
     return path

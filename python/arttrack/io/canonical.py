@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from arttrack._atomic import atomic_path
+from arttrack.io.atomic import atomic_path
 
 __all__ = ["CanonicalFormatError", "instance_from_person", "people_array", "read_canonical",
            "write_canonical"]

@@ -37,10 +37,11 @@ from typing import Any, Iterable, Optional, Sequence
 import numpy as np
 
 from arttrack.postprocess.pairwise import NUM_FEATURES, SpatialModel
+from arttrack.training.logistic import fit_logistic
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EdgeSamples", "PairFit", "SpatialFitReport", "edge_samples", "fit_logistic",
+__all__ = ["EdgeSamples", "PairFit", "SpatialFitReport", "edge_samples",
            "fit_pair_models", "fit_spatial_model", "match_detections", "prior_pair_model",
            "roc_auc"]
 
@@ -182,35 +183,6 @@ def _scale(features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return s, mn, mx
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0,
-                 sample_weight: Optional[np.ndarray] = None) -> np.ndarray:
-    """L2-regularised logistic regression; the last column of ``x`` is the bias (not
-    penalised). Minimises ``sum_i w_i logloss_i + l2 / 2 * |w[:-1]|^2`` with L-BFGS.
-    Returns the (D,) weights."""
-    from scipy.optimize import minimize
-    from scipy.special import expit, log_expit
-
-    x = np.asarray(x, np.float64)
-    y = np.asarray(y, np.float64)
-    sw = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, np.float64)
-    d = x.shape[1]
-    pen = np.ones(d)
-    pen[-1] = 0.0
-
-    def fun(w: np.ndarray) -> tuple[float, np.ndarray]:
-        z = x @ w
-        loss = -np.sum(sw * (y * log_expit(z) + (1.0 - y) * log_expit(-z)))
-        loss += 0.5 * l2 * np.sum(pen * w * w)
-        grad = x.T @ (sw * (expit(z) - y)) + l2 * pen * w
-        return float(loss), grad
-
-    res = minimize(fun, np.zeros(d), jac=True, method="L-BFGS-B",
-                   options={"maxiter": 500, "gtol": 1e-8})
-    if not res.success:
-        logger.debug("logistic regression: %s", res.message)
-    return res.x
-
-
 def prior_pair_model(prior_distance: float = 40.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(feat_min, feat_max, weights) of the hand-set fallback model (module docstring):
     distances scaled by ``prior_distance`` px, angles by pi; z = 3 - 3 (d_f + d_b) / D
@@ -244,7 +216,7 @@ def fit_pair_models(samples: EdgeSamples, pairs: np.ndarray, *, l2: float = 1.0,
         if balanced:
             npos, nneg = max(int(y.sum()), 1), max(int((1 - y).sum()), 1)
             sw = np.where(y > 0, len(y) / (2.0 * npos), len(y) / (2.0 * nneg))
-        w = fit_logistic(s, y, l2, sw)
+        w = fit_logistic(s, y, l2=l2, sample_weight=sw)
         return mn, mx, w, roc_auc(s @ w, y)
 
     y_all = np.asarray(samples.labels, np.float64)

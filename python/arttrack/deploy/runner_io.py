@@ -4,7 +4,7 @@ The runner writes ``<stem>_<k>.bin`` (output k of input ``<stem>.bin``, float32,
 per-image shape in ``runner.json``) and ``runner.json``; :mod:`arttrack.preprocess`
 writes the ``index.json`` with the letterbox geometry of every input. Decoding uses the
 export metadata's ``stride`` and ``locref_stdev`` (locref is always applied when the model
-has it) and :func:`arttrack.preprocess.to_original` for the way back.
+has it) and :func:`arttrack.deploy.binaries.to_original` for the way back.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 
 from arttrack.postprocess.peaks import LOCREF_STDEV, argmax_pose, find_peaks
-from arttrack.preprocess import PreprocessError, load_index, to_original
+from arttrack.deploy.binaries import PreprocessError, load_index, to_original
 
 __all__ = ["RunnerOutputs", "decode_peaks", "decode_single", "load_runner_outputs", "to_hwc"]
 

@@ -14,9 +14,11 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional, Sequence
 
-from arttrack.config import Config, ConfigError, _build
+from arttrack.errors import one_line
+from arttrack.io.atomic import normal_permissions
+from arttrack.config import Config, ConfigError, build_config
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,7 @@ def save_checkpoint(cell: Any, prefix: str | Path, step: int, config: Config, ke
     try:
         ms.save_checkpoint(cell, str(tmp), append_dict={
             STEP_KEY: int(step), CONFIG_KEY: json.dumps(config.to_dict())})
+        normal_permissions(tmp)  # MindSpore writes 0400
         _fsync(tmp)
         os.replace(tmp, final)
     except BaseException:
@@ -123,7 +126,7 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
     try:
         params = ms.load_checkpoint(str(path))
     except Exception as exc:  # MindSpore raises ValueError/RuntimeError on corrupt files
-        raise CheckpointError(f"cannot read checkpoint {path}: {_first_line(exc)}") from None
+        raise CheckpointError(f"cannot read checkpoint {path}: {one_line(exc)}") from None
     step_param = params.pop(STEP_KEY, None)
     try:
         step = int(step_param.asnumpy()) if step_param is not None else 0
@@ -133,7 +136,7 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
     config = None
     if cfg_text is not None:
         try:
-            config = _build(json.loads(str(cfg_text)), source=f"{path} (embedded config)")
+            config = build_config(json.loads(str(cfg_text)), source=f"{path} (embedded config)")
         except (ConfigError, json.JSONDecodeError) as exc:
             raise CheckpointError(f"checkpoint {path} carries an invalid config: {exc}") from None
     return LoadedCheckpoint(path=path, step=step, config=config, params=params)
@@ -186,6 +189,15 @@ def load_into(cell: Any, ckpt: LoadedCheckpoint, *, strict: bool = True) -> None
     ms.load_param_into_net(cell, {k: v for k, v in ckpt.params.items() if k in own})
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    return lines[0] if lines else type(exc).__name__
+def config_for(ckpt: str, config: Optional[str], overrides: Sequence[str] = ()) -> Any:
+    """The config given (YAML) or embedded in the checkpoint, with ``key=value`` overrides."""
+    from arttrack.config import load_config, parse_override
+
+    if config:
+        return load_config(config, overrides)
+    cfg = load_checkpoint(ckpt).config
+    if cfg is None:
+        raise ValueError(f"checkpoint {ckpt} carries no config; pass --config")
+    if overrides:
+        cfg = cfg.replace(**dict(parse_override(o) for o in overrides))
+    return cfg

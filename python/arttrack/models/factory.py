@@ -40,7 +40,7 @@ def build_model(cfg: Config, *, pretrained: bool = True):
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if whole is not None:
-        from arttrack.checkpoint import check_architecture, load_checkpoint
+        from arttrack.models.checkpoint import check_architecture, load_checkpoint
 
         try:  # the embedded config names a mismatch better than the parameter shapes do
             check_architecture(load_checkpoint(whole), cfg)
@@ -87,7 +87,7 @@ def load_pairwise_stats_for(cfg: Config):
     if not cfg.pairwise_stats_fn:
         raise ConfigError("pairwise_stats_fn: required with pairwise_predict; compute it with "
                           "`python -m arttrack.pairwise stats`")
-    from arttrack.pairwise import load_pairwise_stats
+    from arttrack.data.pairwise_stats import load_pairwise_stats
 
     if not Path(cfg.pairwise_stats_fn).is_file():
         raise ConfigError(f"pairwise_stats_fn: {cfg.pairwise_stats_fn} not found; compute it with "

@@ -7,7 +7,7 @@ On CPU, ONNX Runtime runs the exported network about 1.8 times as fast as MindSp
 MindSpore otherwise (GPU, Ascend).
 
 :class:`OnnxRuntimeNet` exports the network once per input shape with
-:func:`arttrack.export.export_model` (which checks the export against MindSpore) into
+:func:`arttrack.deploy.export.export_model` (which checks the export against MindSpore) into
 ``<cache>/onnx/<key>/b<N>_<H>x<W>.onnx``, ``<cache>`` being the model cache
 (:func:`arttrack.models.zoo.cache_root`) and ``<key>`` a digest of the network's
 parameters, architecture and arttrack's version, so a second run, or another video of the
@@ -104,7 +104,7 @@ class OnnxRuntimeNet:
 
             path = self.model_path(n, h, w)
             if not path.is_file():
-                from arttrack.export import export_model
+                from arttrack.deploy.export import export_model
 
                 log.info("exporting the network to %s for ONNX Runtime (once per input size)", path)
                 export_model(self.net, "ONNX", h, w, path, batch=n, verify=True)

@@ -1,0 +1,2 @@
+"""Slow, obvious reference implementations the tests and benchmarks check the C++ core
+against; never shipped in the package."""
