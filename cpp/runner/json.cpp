@@ -1,341 +1,155 @@
 #include "json.hpp"
 
+#include <cctype>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
+#include <cstdint>
+#include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 namespace arttrack::runner {
+namespace {
 
-class JsonParser {
- public:
-  explicit JsonParser(const std::string& s) : s_(s) {}
-
-  Json parse_document() {
-    Json v = parse_value(0);
-    skip_ws();
-    if (pos_ != s_.size()) fail("end of input");
-    return v;
+// Python's non-finite literals become null outside strings (nlohmann::json follows RFC 8259,
+// which has no such values). Each replacement keeps the literal's length, a blank before
+// NaN included, so the line and column in a later error message still match the file.
+std::string python_literals_to_null(const std::string& text) {
+  static const std::pair<const char*, const char*> kLiterals[] = {
+      {"-Infinity", "null     "}, {"Infinity", "null    "}, {"NaN", "null"}};
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) out += text[++i];
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    bool replaced = false;
+    for (const auto& [literal, null] : kLiterals) {
+      std::size_t n = std::strlen(literal);
+      bool whole = text.compare(i, n, literal) == 0 &&
+                   (i + n == text.size() || !std::isalnum(static_cast<unsigned char>(text[i + n])));
+      if (!whole) continue;
+      if (std::strlen(null) > n && !out.empty() && (out.back() == ' ' || out.back() == '\t')) out.pop_back();
+      out += null;
+      i += n - 1;
+      replaced = true;
+      break;
+    }
+    if (!replaced) out += c;
   }
+  return out;
+}
 
- private:
-  const std::string& s_;
-  std::size_t pos_ = 0;
-  static constexpr int kMaxDepth = 256;
+// "[json.exception.parse_error.101] parse error at line 1, column 5: syntax error while
+// parsing value - invalid literal; last read: '...'" -> "invalid JSON at line 1, column 5:
+// syntax error while parsing value - invalid literal". The token read so far is left out:
+// it can be binary, or the rest of the file after an unterminated string.
+std::string describe(const nlohmann::json::exception& e) {
+  std::string msg = e.what();
+  std::size_t close = msg.find("] ");
+  if (msg.rfind("[json.exception.", 0) == 0 && close != std::string::npos) msg.erase(0, close + 2);
+  std::size_t last = msg.find("; last read: '");
+  if (last != std::string::npos) msg.erase(last, msg.rfind('\'') + 1 - last);  // names after it have no quote
+  const std::string at = "parse error at ";
+  if (msg.rfind(at, 0) == 0) return "invalid JSON at " + msg.substr(at.size());
+  return "invalid JSON: " + msg;
+}
 
-  [[noreturn]] void fail(const std::string& expected) const {
-    std::ostringstream os;
-    os << "invalid JSON at offset " << pos_ << ": expected " << expected;
-    throw std::runtime_error(os.str());
+const char* type_name(const Json& j) {
+  switch (j.type()) {
+    case Json::value_t::null: return "null";
+    case Json::value_t::boolean: return "a boolean";
+    case Json::value_t::number_integer:
+    case Json::value_t::number_unsigned:
+    case Json::value_t::number_float: return "a number";
+    case Json::value_t::string: return "a string";
+    case Json::value_t::array: return "an array";
+    case Json::value_t::object: return "an object";
+    case Json::value_t::binary:
+    case Json::value_t::discarded: break;
   }
-  void skip_ws() {
-    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) ++pos_;
-  }
-  bool consume(const char* lit) {
-    std::size_t n = std::char_traits<char>::length(lit);
-    if (s_.compare(pos_, n, lit) == 0) {
-      pos_ += n;
-      return true;
-    }
-    return false;
-  }
+  return "another type";
+}
 
-  Json parse_value(int depth) {
-    if (depth > kMaxDepth) fail("less nesting");
-    skip_ws();
-    if (pos_ >= s_.size()) fail("a value");
-    Json v;
-    char c = s_[pos_];
-    if (c == '{') {
-      v.type_ = Json::Type::Object;
-      ++pos_;
-      skip_ws();
-      if (pos_ < s_.size() && s_[pos_] == '}') {
-        ++pos_;
-        return v;
-      }
-      for (;;) {
-        skip_ws();
-        if (pos_ >= s_.size() || s_[pos_] != '"') fail("a string key");
-        std::string key = parse_string();
-        skip_ws();
-        if (pos_ >= s_.size() || s_[pos_] != ':') fail("':'");
-        ++pos_;
-        v.obj_[key] = parse_value(depth + 1);
-        skip_ws();
-        if (pos_ < s_.size() && s_[pos_] == ',') {
-          ++pos_;
-          continue;
-        }
-        if (pos_ < s_.size() && s_[pos_] == '}') {
-          ++pos_;
-          return v;
-        }
-        fail("',' or '}'");
-      }
-    }
-    if (c == '[') {
-      v.type_ = Json::Type::Array;
-      ++pos_;
-      skip_ws();
-      if (pos_ < s_.size() && s_[pos_] == ']') {
-        ++pos_;
-        return v;
-      }
-      for (;;) {
-        v.arr_.push_back(parse_value(depth + 1));
-        skip_ws();
-        if (pos_ < s_.size() && s_[pos_] == ',') {
-          ++pos_;
-          continue;
-        }
-        if (pos_ < s_.size() && s_[pos_] == ']') {
-          ++pos_;
-          return v;
-        }
-        fail("',' or ']'");
-      }
-    }
-    if (c == '"') {
-      v.type_ = Json::Type::String;
-      v.str_ = parse_string();
-      return v;
-    }
-    if (consume("true")) {
-      v.type_ = Json::Type::Bool;
-      v.bool_ = true;
-      return v;
-    }
-    if (consume("false")) {
-      v.type_ = Json::Type::Bool;
-      return v;
-    }
-    if (consume("null")) return v;
-    // Python's json writes NaN/Infinity for non-finite floats; accept them.
-    if (consume("NaN")) {
-      v.type_ = Json::Type::Number;
-      v.num_ = std::nan("");
-      return v;
-    }
-    if (consume("Infinity")) {
-      v.type_ = Json::Type::Number;
-      v.num_ = HUGE_VAL;
-      return v;
-    }
-    if (consume("-Infinity")) {
-      v.type_ = Json::Type::Number;
-      v.num_ = -HUGE_VAL;
-      return v;
-    }
-    if (c == '-' || (c >= '0' && c <= '9')) {
-      std::size_t start = pos_;
-      if (s_[pos_] == '-') ++pos_;
-      auto digits = [&] {
-        std::size_t d0 = pos_;
-        while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') ++pos_;
-        return pos_ > d0;
-      };
-      if (!digits()) fail("digits");
-      if (pos_ < s_.size() && s_[pos_] == '.') {
-        ++pos_;
-        if (!digits()) fail("digits after '.'");
-      }
-      if (pos_ < s_.size() && (s_[pos_] == 'e' || s_[pos_] == 'E')) {
-        ++pos_;
-        if (pos_ < s_.size() && (s_[pos_] == '+' || s_[pos_] == '-')) ++pos_;
-        if (!digits()) fail("exponent digits");
-      }
-      v.type_ = Json::Type::Number;
-      v.num_ = std::strtod(s_.substr(start, pos_ - start).c_str(), nullptr);
-      return v;
-    }
-    fail("a value");
-  }
+[[noreturn]] void type_error(const std::string& what, const char* want, const Json& got) {
+  throw std::runtime_error(what + " must be " + want + ", got " + type_name(got));
+}
 
-  static void put_utf8(std::string& out, std::uint32_t cp) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-  }
+}  // namespace
 
-  std::uint32_t hex4() {
-    if (pos_ + 4 > s_.size()) fail("4 hex digits");
-    std::uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) {
-      char h = s_[pos_++];
-      v <<= 4;
-      if (h >= '0' && h <= '9') v |= static_cast<std::uint32_t>(h - '0');
-      else if (h >= 'a' && h <= 'f') v |= static_cast<std::uint32_t>(h - 'a' + 10);
-      else if (h >= 'A' && h <= 'F') v |= static_cast<std::uint32_t>(h - 'A' + 10);
-      else fail("a hex digit");
-    }
-    return v;
-  }
-
-  std::string parse_string() {
-    ++pos_;  // opening quote
-    std::string out;
-    for (;;) {
-      if (pos_ >= s_.size()) fail("closing '\"'");
-      char c = s_[pos_++];
-      if (c == '"') return out;
-      if (static_cast<unsigned char>(c) < 0x20) fail("no control character in a string");
-      if (c != '\\') {
-        out += c;
-        continue;
-      }
-      if (pos_ >= s_.size()) fail("an escape");
-      char e = s_[pos_++];
-      switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        case 'u': {
-          std::uint32_t cp = hex4();
-          if (cp >= 0xD800 && cp < 0xDC00 && pos_ + 6 <= s_.size() && s_[pos_] == '\\' && s_[pos_ + 1] == 'u') {
-            pos_ += 2;
-            std::uint32_t lo = hex4();
-            if (lo < 0xDC00 || lo >= 0xE000) fail("a low surrogate");
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-          }
-          put_utf8(out, cp);
-          break;
-        }
-        default: fail("a valid escape");
-      }
-    }
-  }
-};
-
-Json Json::parse(const std::string& text) { return JsonParser(text).parse_document(); }
-
-Json Json::load(const std::string& path) {
+Json load_json(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) throw std::runtime_error("cannot open " + path);
   std::ostringstream ss;
   ss << f.rdbuf();
   if (f.bad()) throw std::runtime_error("cannot read " + path);
   try {
-    return parse(ss.str());
-  } catch (const std::runtime_error& e) {
-    throw std::runtime_error(path + ": " + e.what());
+    return Json::parse(python_literals_to_null(ss.str()));
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(path + ": " + describe(e));
   }
 }
 
-static const char* type_name(Json::Type t) {
-  switch (t) {
-    case Json::Type::Null: return "null";
-    case Json::Type::Bool: return "a boolean";
-    case Json::Type::Number: return "a number";
-    case Json::Type::String: return "a string";
-    case Json::Type::Array: return "an array";
-    case Json::Type::Object: return "an object";
+std::string dump_json(const OrderedJson& doc) {
+  return doc.dump(1, ' ', false, OrderedJson::error_handler_t::replace) + "\n";
+}
+
+const Json& json_member(const Json& object, const std::string& key, const std::string& what) {
+  if (!object.is_object()) type_error(what, "an object", object);
+  auto it = object.find(key);
+  if (it == object.end()) throw std::runtime_error(what + " has no key '" + key + "'");
+  return *it;
+}
+
+double json_number(const Json& j, const std::string& what) {
+  if (!j.is_number()) type_error(what, "a number", j);
+  return j.get<double>();
+}
+
+std::int64_t json_integer(const Json& j, const std::string& what) {
+  // nlohmann keeps whole numbers written without '.' or exponent exactly (as unsigned when
+  // not negative); a float counts when it is whole and exact in a double.
+  if (j.is_number_unsigned()) {
+    if (j.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+      type_error(what, "an integer below 2^63", j);
+    return static_cast<std::int64_t>(j.get<std::uint64_t>());
   }
-  return "?";
-}
-
-[[noreturn]] static void type_error(const std::string& what, const char* want, Json::Type got) {
-  throw std::runtime_error(what + " must be " + want + ", got " + type_name(got));
-}
-
-double Json::number(const std::string& what) const {
-  if (type_ != Type::Number) type_error(what, "a number", type_);
-  return num_;
-}
-
-std::int64_t Json::integer(const std::string& what) const {
-  double v = number(what);
-  if (!std::isfinite(v) || v != std::floor(v) || std::fabs(v) > 9.0e15) type_error(what, "an integer", type_);
+  if (j.is_number_integer()) return j.get<std::int64_t>();
+  double v = json_number(j, what);
+  if (!std::isfinite(v) || v != std::floor(v) || std::fabs(v) > 9.0e15) type_error(what, "an integer", j);
   return static_cast<std::int64_t>(v);
 }
 
-const std::string& Json::string(const std::string& what) const {
-  if (type_ != Type::String) type_error(what, "a string", type_);
-  return str_;
+const std::string& json_string(const Json& j, const std::string& what) {
+  if (!j.is_string()) type_error(what, "a string", j);
+  return j.get_ref<const std::string&>();
 }
 
-const std::vector<Json>& Json::array(const std::string& what) const {
-  if (type_ != Type::Array) type_error(what, "an array", type_);
-  return arr_;
+const Json::array_t& json_array(const Json& j, const std::string& what) {
+  if (!j.is_array()) type_error(what, "an array", j);
+  return j.get_ref<const Json::array_t&>();
 }
 
-std::vector<std::int64_t> Json::int_array(const std::string& what) const {
+std::vector<std::int64_t> json_int_array(const Json& j, const std::string& what) {
   std::vector<std::int64_t> out;
-  const auto& a = array(what);
-  for (std::size_t i = 0; i < a.size(); ++i) out.push_back(a[i].integer(what + "[" + std::to_string(i) + "]"));
+  const auto& a = json_array(j, what);
+  for (std::size_t i = 0; i < a.size(); ++i) out.push_back(json_integer(a[i], what + "[" + std::to_string(i) + "]"));
   return out;
 }
 
-std::vector<double> Json::number_array(const std::string& what) const {
+std::vector<double> json_number_array(const Json& j, const std::string& what) {
   std::vector<double> out;
-  const auto& a = array(what);
-  for (std::size_t i = 0; i < a.size(); ++i) out.push_back(a[i].number(what + "[" + std::to_string(i) + "]"));
+  const auto& a = json_array(j, what);
+  for (std::size_t i = 0; i < a.size(); ++i) out.push_back(json_number(a[i], what + "[" + std::to_string(i) + "]"));
   return out;
-}
-
-bool Json::has(const std::string& key) const { return type_ == Type::Object && obj_.count(key) > 0; }
-
-const Json& Json::at(const std::string& key, const std::string& what) const {
-  if (type_ != Type::Object) type_error(what, "an object", type_);
-  auto it = obj_.find(key);
-  if (it == obj_.end()) throw std::runtime_error(what + " has no key '" + key + "'");
-  return it->second;
-}
-
-const std::map<std::string, Json>& Json::object(const std::string& what) const {
-  if (type_ != Type::Object) type_error(what, "an object", type_);
-  return obj_;
-}
-
-std::string json_quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
-
-std::string json_number(double v) {
-  if (!std::isfinite(v)) return "null";
-  char buf[32];
-  for (int prec = 6; prec <= 17; ++prec) {
-    std::snprintf(buf, sizeof buf, "%.*g", prec, v);
-    if (std::strtod(buf, nullptr) == v) break;
-  }
-  return buf;
 }
 
 }  // namespace arttrack::runner

@@ -1,54 +1,36 @@
-// Minimal JSON reader and writer for the runner's metadata, index and result files.
-// Supports the whole JSON grammar (RFC 8259) except that numbers are kept as double.
-// Errors are reported as std::runtime_error naming the offset and what was expected.
+// JSON of the runner's metadata, index and result files: nlohmann::json (Debian
+// nlohmann-json3-dev) plus typed accessors whose errors name the file and the field, so
+// that bad input ends as one readable line (std::runtime_error), never a library message
+// about internal types.
 #pragma once
 #include <cstdint>
-#include <map>
-#include <memory>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace arttrack::runner {
 
-class Json {
- public:
-  enum class Type { Null, Bool, Number, String, Array, Object };
+using Json = nlohmann::json;                 // documents read
+using OrderedJson = nlohmann::ordered_json;  // documents written: keys stay in insertion order
 
-  Json() = default;
-  static Json parse(const std::string& text);         // throws std::runtime_error
-  static Json load(const std::string& path);          // parse a file; errors name the path
+// Parses a file. Python's json module writes NaN, Infinity and -Infinity for non-finite
+// floats (allow_nan is its default, and arttrack.export and arttrack.preprocess keep it);
+// those values are read as null. Errors: "<path>: invalid JSON at line L, column C: ...".
+Json load_json(const std::string& path);
 
-  Type type() const { return type_; }
-  bool is_null() const { return type_ == Type::Null; }
-  bool is_number() const { return type_ == Type::Number; }
-  bool is_string() const { return type_ == Type::String; }
-  bool is_array() const { return type_ == Type::Array; }
-  bool is_object() const { return type_ == Type::Object; }
+// One indented document with a final newline; NaN and infinities become null, and bytes
+// that are not UTF-8 (file names from the input folder) are replaced.
+std::string dump_json(const OrderedJson& doc);
 
-  // Typed accessors: throw std::runtime_error with `what` in the message on a type mismatch.
-  double number(const std::string& what) const;
-  std::int64_t integer(const std::string& what) const;  // must be a whole number
-  const std::string& string(const std::string& what) const;
-  const std::vector<Json>& array(const std::string& what) const;
-  std::vector<std::int64_t> int_array(const std::string& what) const;
-  std::vector<double> number_array(const std::string& what) const;
-
-  bool has(const std::string& key) const;
-  const Json& at(const std::string& key, const std::string& what) const;  // object member
-  const std::map<std::string, Json>& object(const std::string& what) const;
-
- private:
-  friend class JsonParser;
-  Type type_ = Type::Null;
-  bool bool_ = false;
-  double num_ = 0.0;
-  std::string str_;
-  std::vector<Json> arr_;
-  std::map<std::string, Json> obj_;
-};
-
-// Writing: a tiny streaming helper producing indented JSON.
-std::string json_quote(const std::string& s);
-std::string json_number(double v);  // finite: shortest round-trip form; NaN/inf -> null
+// Typed access: std::runtime_error with `what` in the message on a missing key or a
+// value of another type.
+const Json& json_member(const Json& object, const std::string& key, const std::string& what);
+double json_number(const Json& j, const std::string& what);
+std::int64_t json_integer(const Json& j, const std::string& what);  // a whole number
+const std::string& json_string(const Json& j, const std::string& what);
+const Json::array_t& json_array(const Json& j, const std::string& what);
+std::vector<std::int64_t> json_int_array(const Json& j, const std::string& what);
+std::vector<double> json_number_array(const Json& j, const std::string& what);
 
 }  // namespace arttrack::runner

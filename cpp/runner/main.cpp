@@ -20,7 +20,6 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -161,33 +160,33 @@ struct Meta {
 };
 
 Meta load_meta(const std::string& path) {
-  Json j = Json::load(path);
+  Json j = load_json(path);
   Meta m;
   std::string where = path;
-  const Json& in = j.at("input", where);
-  m.input_name = in.at("name", where + " input").string(where + " input.name");
-  m.input_shape = in.at("shape", where + " input").int_array(where + " input.shape");
-  m.layout = in.has("layout") ? in.at("layout", where).string(where + " input.layout") : "NCHW";
+  const Json& in = json_member(j, "input", where);
+  m.input_name = json_string(json_member(in, "name", where + " input"), where + " input.name");
+  m.input_shape = json_int_array(json_member(in, "shape", where + " input"), where + " input.shape");
+  m.layout = in.contains("layout") ? json_string(in["layout"], where + " input.layout") : "NCHW";
   if (m.input_shape.size() != 4)
     throw std::runtime_error(where + ": input.shape must have 4 dimensions, got " + shape_str(m.input_shape));
   for (auto d : m.input_shape)
     if (d < 1) throw std::runtime_error(where + ": input.shape " + shape_str(m.input_shape) + " has a dimension < 1");
   if (m.layout != "NCHW" && m.layout != "NHWC")
     throw std::runtime_error(where + ": input.layout must be NCHW or NHWC, got " + m.layout);
-  for (const Json& o : j.at("outputs", where).array(where + " outputs")) {
+  for (const Json& o : json_array(json_member(j, "outputs", where), where + " outputs")) {
     OutputSpec s;
-    s.name = o.at("name", where + " outputs[]").string(where + " outputs[].name");
-    s.shape = o.at("shape", where + " outputs[]").int_array(where + " outputs[].shape");
+    s.name = json_string(json_member(o, "name", where + " outputs[]"), where + " outputs[].name");
+    s.shape = json_int_array(json_member(o, "shape", where + " outputs[]"), where + " outputs[].shape");
     if (s.shape.empty() || s.shape[0] != m.input_shape[0])
       throw std::runtime_error(where + ": output " + s.name + " shape " + shape_str(s.shape) +
                                " does not start with the batch size " + std::to_string(m.input_shape[0]));
     m.outputs.push_back(s);
   }
   if (m.outputs.empty()) throw std::runtime_error(where + ": no outputs listed");
-  m.stride = j.at("stride", where).number(where + " stride");
+  m.stride = json_number(json_member(j, "stride", where), where + " stride");
   if (!(m.stride > 0)) throw std::runtime_error(where + ": stride must be > 0");
-  if (j.has("locref_stdev")) m.locref_stdev = j.at("locref_stdev", where).number(where + " locref_stdev");
-  if (j.has("num_joints")) m.num_joints = j.at("num_joints", where).integer(where + " num_joints");
+  if (j.contains("locref_stdev")) m.locref_stdev = json_number(j["locref_stdev"], where + " locref_stdev");
+  if (j.contains("num_joints")) m.num_joints = json_integer(j["num_joints"], where + " num_joints");
   return m;
 }
 
@@ -201,11 +200,11 @@ std::vector<Entry> list_inputs(const fs::path& dir) {
   std::vector<Entry> out;
   fs::path index = dir / "index.json";
   if (fs::exists(index)) {
-    Json j = Json::load(index.string());
-    const Json& entries = j.is_object() ? j.at("entries", index.string()) : j;
-    for (const Json& e : entries.array(index.string() + " entries")) {
+    Json j = load_json(index.string());
+    const Json& entries = j.is_object() ? json_member(j, "entries", index.string()) : j;
+    for (const Json& e : json_array(entries, index.string() + " entries")) {
       Entry en;
-      en.file = e.at("file", index.string() + " entry").string(index.string() + " entry file");
+      en.file = json_string(json_member(e, "file", index.string() + " entry"), index.string() + " entry file");
       en.record = e;
       out.push_back(std::move(en));
     }
@@ -259,12 +258,6 @@ double percentile(std::vector<double> v, double q) {  // linear interpolation (n
   return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
 }
 
-std::string shape_json(const Shape& s) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + "]";
-}
-
 // Letterbox geometry of one index record: input pixel (u, v) -> original image pixel.
 struct Geometry {
   bool valid = false;
@@ -277,18 +270,18 @@ struct Geometry {
 
 Geometry geometry_of(const Entry& e) {
   Geometry g;
-  if (!e.record || !e.record->has("scale") || !e.record->has("pad")) return g;
+  if (!e.record || !e.record->contains("scale") || !e.record->contains("pad")) return g;
   const Json& r = *e.record;
-  auto scale = r.at("scale", e.file).number_array(e.file + " scale");
-  auto pad = r.at("pad", e.file).number_array(e.file + " pad");
+  auto scale = json_number_array(r["scale"], e.file + " scale");
+  auto pad = json_number_array(r["pad"], e.file + " pad");
   if (scale.size() != 2 || pad.size() != 2 || !(scale[0] > 0) || !(scale[1] > 0))
     throw std::runtime_error("index entry " + e.file + ": scale and pad must be [x, y] pairs, scale > 0");
   g.sx = scale[0];
   g.sy = scale[1];
   g.px = pad[0];
   g.py = pad[1];
-  if (r.has("crop")) {
-    auto crop = r.at("crop", e.file).number_array(e.file + " crop");
+  if (r.contains("crop")) {
+    auto crop = json_number_array(r["crop"], e.file + " crop");
     if (crop.size() != 4) throw std::runtime_error("index entry " + e.file + ": crop must be [x0, y0, x1, y1]");
     g.x0 = crop[0];
     g.y0 = crop[1];
@@ -305,7 +298,7 @@ std::vector<float> nchw_to_hwc(const float* p, std::int64_t c, std::int64_t h, s
   return out;
 }
 
-std::string decode_one(const Meta& meta, const Args& args, const Entry& entry,
+OrderedJson decode_one(const Meta& meta, const Args& args, const Entry& entry,
                        const std::vector<const float*>& outs, double locref_stdev) {
   int ip = -1, il = -1;
   for (std::size_t k = 0; k < meta.outputs.size(); ++k) {
@@ -335,27 +328,27 @@ std::string decode_one(const Meta& meta, const Args& args, const Entry& entry,
   arttrack::Peaks peaks = arttrack::find_peaks(sv, lv, pp);
   Geometry g = geometry_of(entry);
 
-  std::ostringstream os;
-  os << "    {\"file\": " << json_quote(entry.file);
-  if (entry.record && entry.record->has("image"))
-    os << ", \"image\": " << json_quote(entry.record->at("image", entry.file).string(entry.file + " image"));
-  if (entry.record && entry.record->has("person") && entry.record->at("person", entry.file).is_number())
-    os << ", \"person\": " << entry.record->at("person", entry.file).integer(entry.file + " person");
-  os << ", \"coordinates\": \"" << (g.valid ? "original" : "input") << "\",\n     \"joints\": [";
+  OrderedJson out;
+  out["file"] = entry.file;
+  if (entry.record && entry.record->contains("image"))
+    out["image"] = json_string((*entry.record)["image"], entry.file + " image");
+  if (entry.record && entry.record->contains("person") && (*entry.record)["person"].is_number())
+    out["person"] = json_integer((*entry.record)["person"], entry.file + " person");
+  out["coordinates"] = g.valid ? "original" : "input";
+  OrderedJson joints = OrderedJson::array();
   for (std::int64_t j = 0; j < J; ++j) {
     auto [x, y] = g.to_original(pose[static_cast<std::size_t>(3 * j)], pose[static_cast<std::size_t>(3 * j + 1)]);
-    os << (j ? ", " : "") << "[" << json_number(x) << ", " << json_number(y) << ", "
-       << json_number(pose[static_cast<std::size_t>(3 * j + 2)]) << "]";
+    joints.push_back({x, y, pose[static_cast<std::size_t>(3 * j + 2)]});
   }
-  os << "],\n     \"peaks\": [";
+  out["joints"] = std::move(joints);
+  OrderedJson peak_list = OrderedJson::array();
   for (std::int64_t n = 0; n < peaks.size(); ++n) {
     auto un = static_cast<std::size_t>(n);
     auto [x, y] = g.to_original(peaks.xy[2 * un], peaks.xy[2 * un + 1]);
-    os << (n ? ", " : "") << "[" << peaks.part[un] << ", " << json_number(x) << ", " << json_number(y) << ", "
-       << json_number(peaks.score[un]) << "]";
+    peak_list.push_back({peaks.part[un], x, y, peaks.score[un]});
   }
-  os << "]}";
-  return os.str();
+  out["peaks"] = std::move(peak_list);
+  return out;
 }
 
 int run(const Args& args) {
@@ -391,7 +384,7 @@ int run(const Args& args) {
   fs::create_directories(args.output);
   std::vector<float> input(static_cast<std::size_t>(batch * image_floats));
   std::vector<double> latency_ms;  // per image (batch time / images in the batch)
-  std::vector<std::string> records, predictions;
+  OrderedJson records = OrderedJson::array(), predictions = OrderedJson::array();
   double warmup_ms = 0.0;
 
   auto check_outputs = [&](const std::vector<Tensor>& outs) {
@@ -424,8 +417,7 @@ int run(const Args& args) {
       latency_ms.push_back(ms / static_cast<double>(n));
       const Entry& e = entries[first + b];
       std::string stem = fs::path(e.file).stem().string();
-      std::ostringstream rec;
-      rec << "    {\"file\": " << json_quote(e.file) << ", \"outputs\": [";
+      OrderedJson files = OrderedJson::array();
       std::vector<const float*> slices;
       for (std::size_t k = 0; k < outs.size(); ++k) {
         std::int64_t per = shape_size(outs[k].shape) / batch;
@@ -433,10 +425,9 @@ int run(const Args& args) {
         slices.push_back(p);
         std::string name = stem + "_" + std::to_string(k) + ".bin";
         write_bin(fs::path(args.output) / name, p, per);
-        rec << (k ? ", " : "") << json_quote(name);
+        files.push_back(name);
       }
-      rec << "], \"latency_ms\": " << json_number(ms / static_cast<double>(n)) << "}";
-      records.push_back(rec.str());
+      records.push_back({{"file", e.file}, {"outputs", std::move(files)}, {"latency_ms", ms / static_cast<double>(n)}});
       if (args.decode) {
         try {
           predictions.push_back(decode_one(meta, args, e, slices, locref_stdev));
@@ -450,46 +441,45 @@ int run(const Args& args) {
   double sum = 0.0;
   for (double v : latency_ms) sum += v;
   double mean = sum / static_cast<double>(latency_ms.size());
-  std::ostringstream js;
-  js << "{\n  \"runner\": \"arttrack-infer " << arttrack::core_version() << "\",\n"
-     << "  \"backend\": " << json_quote(backend->name()) << ",\n"
-     << "  \"model\": " << json_quote(fs::absolute(args.model).string()) << ",\n"
-     << "  \"meta\": " << json_quote(fs::absolute(args.meta).string()) << ",\n"
-     << "  \"input_dir\": " << json_quote(fs::absolute(args.input).string()) << ",\n"
-     << "  \"input\": {\"name\": " << json_quote(meta.input_name) << ", \"shape\": " << shape_json(meta.input_shape)
-     << ", \"layout\": " << json_quote(meta.layout) << "},\n"
-     << "  \"batch\": " << batch << ",\n"
-     << "  \"threads\": " << args.threads << ",\n"
-     << "  \"outputs\": [";
+  const double nan = std::nan("");  // written as null
+  OrderedJson out_specs = OrderedJson::array();
   for (std::size_t k = 0; k < meta.outputs.size(); ++k) {
     Shape s = meta.outputs[k].shape;
     s[0] = 1;
-    js << (k ? ", " : "") << "\n    {\"index\": " << k << ", \"name\": " << json_quote(meta.outputs[k].name)
-       << ", \"shape\": " << shape_json(s) << ", \"dtype\": \"float32\", \"layout\": \"NCHW\", \"suffix\": \"_" << k
-       << ".bin\"}";
+    out_specs.push_back({{"index", k}, {"name", meta.outputs[k].name}, {"shape", s}, {"dtype", "float32"},
+                         {"layout", "NCHW"}, {"suffix", "_" + std::to_string(k) + ".bin"}});
   }
-  js << "\n  ],\n  \"num_images\": " << latency_ms.size() << ",\n"
-     << "  \"latency_ms\": {\"mean\": " << json_number(mean) << ", \"p50\": " << json_number(percentile(latency_ms, 50))
-     << ", \"p95\": " << json_number(percentile(latency_ms, 95))
-     << ", \"min\": " << json_number(*std::min_element(latency_ms.begin(), latency_ms.end()))
-     << ", \"max\": " << json_number(*std::max_element(latency_ms.begin(), latency_ms.end()))
-     << ", \"warmup\": " << json_number(args.warmup > 0 ? warmup_ms : std::nan("")) << "},\n"
-     << "  \"images_per_second\": " << json_number(mean > 0 ? 1000.0 / mean : std::nan("")) << ",\n"
-     << "  \"entries\": [\n";
-  for (std::size_t i = 0; i < records.size(); ++i) js << records[i] << (i + 1 < records.size() ? ",\n" : "\n");
-  js << "  ]\n}\n";
-  write_text(fs::path(args.output) / "runner.json", js.str());
+  OrderedJson doc;
+  doc["runner"] = std::string("arttrack-infer ") + arttrack::core_version();
+  doc["backend"] = backend->name();
+  doc["model"] = fs::absolute(args.model).string();
+  doc["meta"] = fs::absolute(args.meta).string();
+  doc["input_dir"] = fs::absolute(args.input).string();
+  doc["input"] = {{"name", meta.input_name}, {"shape", meta.input_shape}, {"layout", meta.layout}};
+  doc["batch"] = batch;
+  doc["threads"] = args.threads;
+  doc["outputs"] = std::move(out_specs);
+  doc["num_images"] = latency_ms.size();
+  doc["latency_ms"] = {{"mean", mean},
+                       {"p50", percentile(latency_ms, 50)},
+                       {"p95", percentile(latency_ms, 95)},
+                       {"min", *std::min_element(latency_ms.begin(), latency_ms.end())},
+                       {"max", *std::max_element(latency_ms.begin(), latency_ms.end())},
+                       {"warmup", args.warmup > 0 ? warmup_ms : nan}};
+  doc["images_per_second"] = mean > 0 ? 1000.0 / mean : nan;
+  doc["entries"] = std::move(records);
+  write_text(fs::path(args.output) / "runner.json", dump_json(doc));
 
   if (args.decode) {
-    std::ostringstream ps;
-    ps << "{\n  \"stride\": " << json_number(meta.stride) << ", \"locref_stdev\": " << json_number(locref_stdev)
-       << ", \"nms_radius\": " << args.nms_radius << ", \"min_score\": " << json_number(args.min_score)
-       << ",\n  \"joints_format\": \"[x, y, score] per joint (single-person argmax with locref)\","
-       << "\n  \"peaks_format\": \"[joint, x, y, score]\",\n  \"predictions\": [\n";
-    for (std::size_t i = 0; i < predictions.size(); ++i)
-      ps << predictions[i] << (i + 1 < predictions.size() ? ",\n" : "\n");
-    ps << "  ]\n}\n";
-    write_text(fs::path(args.output) / "predictions.json", ps.str());
+    OrderedJson pred;
+    pred["stride"] = meta.stride;
+    pred["locref_stdev"] = locref_stdev;
+    pred["nms_radius"] = args.nms_radius;
+    pred["min_score"] = args.min_score;
+    pred["joints_format"] = "[x, y, score] per joint (single-person argmax with locref)";
+    pred["peaks_format"] = "[joint, x, y, score]";
+    pred["predictions"] = std::move(predictions);
+    write_text(fs::path(args.output) / "predictions.json", dump_json(pred));
   }
   std::cerr << "arttrack-infer: " << latency_ms.size() << " images, " << backend->name() << ", mean "
             << mean << " ms/image, outputs in " << args.output << "\n";

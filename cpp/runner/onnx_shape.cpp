@@ -1,5 +1,12 @@
 // Reads the declared input shape of an ONNX model by walking the protobuf wire format
 // (ModelProto.graph.input[].type.tensor_type.shape.dim[]), without a protobuf library.
+// OpenCV's DNN API cannot give this shape (checked with OpenCV 4.6, Debian 12): a loaded
+// cv::dnn::Net has Net::setInputShape but no getter, and Net::getLayerShapes only propagates
+// a shape the caller supplies (for the input layer an empty one stays empty; for later
+// layers it fails), so a model exported at another size would only show up later as
+// outputs of the wrong shape, with no word about the input. Debian's libonnx-dev (generated
+// onnx.pb.h) plus libprotobuf-dev could parse it, at the cost of two more build
+// dependencies for these three message levels.
 #include <cstdint>
 #include <stdexcept>
 #include <string>
