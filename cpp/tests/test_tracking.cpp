@@ -80,7 +80,7 @@ ARTTRACK_TEST(model_cost_is_clipped_log_odds) {
 
 ARTTRACK_TEST(track_state_filtered_positions_velocity_and_spread) {
   // Defaults: velocity_smoothing 0.3, position_smoothing 0.5, spread_smoothing 0.3,
-  // initial_spread 0.15, min_spread 0.02. The person's box: 20 x 60 px, diagonal sqrt(4000).
+  // initial_spread 0.15, min_spread 0.05. The person's box: 20 x 60 px, diagonal sqrt(4000).
   Tracker tr(settings(), TemporalModel::default_model());
   const double size = std::sqrt(4000.0);
   FrameDetections d0, d1, d2, d3;
@@ -94,13 +94,14 @@ ARTTRACK_TEST(track_state_filtered_positions_velocity_and_spread) {
   CHECK_NEAR(tr.tracks()[0].xy[0], 110.0, 1e-12);
   CHECK_NEAR(tr.tracks()[0].vx, 10.0, 1e-12);
   CHECK_NEAR(tr.tracks()[0].spread, 0.15 * size, 1e-9);
-  // Predicted 120 per joint, seen at 124: innovation (4, 0) on 3 joints, 8 px^2 per coordinate.
+  // Predicted 120 per joint, seen at 124: innovation (4, 0) on 3 joints, 8 px^2 per coordinate,
+  // below the floor (0.05 x size)^2 = 10 px^2.
   tr.assign(2, d2, {0, 0, 0});
   const Track& t = tr.tracks()[0];
   CHECK_NEAR(t.xy[0], 122.0, 1e-12);                        // 120 + 0.5 * 4
   CHECK_NEAR(t.xy[2 * 2], 142.0, 1e-12);                    // joint 2: 140 + 0.5 * 4
   CHECK_NEAR(t.vx, 0.3 * 14.0 + 0.7 * 10.0, 1e-12);         // raw displacement 124 - 110
-  const double spread2 = 0.3 * 8.0 + 0.7 * (0.15 * 0.15 * 4000.0);
+  const double spread2 = 0.3 * 10.0 + 0.7 * (0.15 * 0.15 * 4000.0);
   CHECK_NEAR(t.spread, std::sqrt(spread2), 1e-9);
   CHECK_NEAR(t.size, size, 1e-9);
   // q of a detection (2.8, 3) px from the prediction 122 + 11.2 of joint 0.

@@ -280,7 +280,7 @@ class Tracker:
                  default_person_size: float = 100.0,
                  velocity_smoothing: float = 0.3, size_smoothing: float = 0.5,
                  position_smoothing: float = 0.5, spread_smoothing: float = 0.3,
-                 initial_spread: float = 0.15, min_spread: float = 0.02) -> None:
+                 initial_spread: float = 0.15, min_spread: float = 0.05) -> None:
         self.model = model if model is not None else TemporalModel.default()
         self.use_velocity = self.model.use_velocity if use_velocity is None else bool(use_velocity)
         self._core = core.Tracker(

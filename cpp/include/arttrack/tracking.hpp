@@ -107,7 +107,7 @@ struct TrackerSettings {
   double position_smoothing = 0.5;          // weight of a joint's detection against its prediction, (0, 1]
   double spread_smoothing = 0.3;            // weight of the newest squared innovation, (0, 1]
   double initial_spread = 0.15;             // spread of a new track, in person sizes, > 0
-  double min_spread = 0.02;                 // lower bound of the spread, in person sizes, > 0
+  double min_spread = 0.05;                 // lower bound of the spread, in person sizes, > 0
   double default_person_size = 100.0;       // size of a track seen with fewer than 2 joints
   double min_person_size = 1.0;             // lower bound of the size used in the features
   double max_normalized_distance = 3.0;     // gate: no temporal edge beyond this r
