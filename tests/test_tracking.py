@@ -255,6 +255,7 @@ def test_fit_temporal_model_separates_held_out_pairs(clips, tmp_path):
     w = dict(zip(FEATURE_NAMES, model.weights))
     assert w["r"] < 0  # farther is less likely the same person
     assert w["r_over_gap"] >= 0 and w["log_gap"] <= 0  # never favours staler tracks
+    assert w["q"] <= 0
 
     held = [list(zip(clips[s][0], clips[s][1])) for s in (3, 4, 5)]
     X, y = temporal_training_pairs(held, max_gap=3)
@@ -281,10 +282,10 @@ def test_fit_temporal_model_separates_held_out_pairs(clips, tmp_path):
 
 
 def test_temporal_model_validation(tmp_path):
-    with pytest.raises(ValueError, match="5 weights"):
+    with pytest.raises(ValueError, match="6 weights"):
         TemporalModel(weights=(1.0, 2.0))
     with pytest.raises(ValueError, match="finite"):
-        TemporalModel(weights=(np.nan, 0, 0, 0, 0))
+        TemporalModel(weights=(np.nan, 0, 0, 0, 0, 0))
     bad = tmp_path / "bad.npz"
     np.savez(bad, weights=np.zeros(5))
     with pytest.raises(ValueError, match="not an arttrack temporal model"):
@@ -296,10 +297,38 @@ def test_temporal_model_validation(tmp_path):
         TemporalModel.load(tmp_path / "missing.npz")
     m = TemporalModel.default()
     np.testing.assert_allclose(m.weights, core.default_temporal_weights())
-    f = temporal_features(np.array([[3.0, 4.0]]), np.array([10.0]), np.array([2]))
-    np.testing.assert_allclose(f[0], [1, 0.5, 0.25, 0.25, np.log(2)])
+    f = temporal_features(np.array([[3.0, 4.0]]), np.array([10.0]), np.array([2]), np.array([2.0]))
+    np.testing.assert_allclose(f[0], [1, 0.5, 0.25, 0.25, np.log(2), 6.25])
     c = m.cost(f)
     np.testing.assert_allclose(c, -(f @ m.weight_array))
+    # default: cost q / 2 - 5 + log(g) / 2 = 3.125 - 5 + 0.3466
+    np.testing.assert_allclose(c, [3.125 - 5 + 0.5 * np.log(2)])
+
+
+def test_temporal_model_loads_format_1(tmp_path):
+    """A version 1 file (five features, no q) loads with weight 0 on q; unknown versions and
+    a feature list that does not match the version are refused."""
+    w1 = np.array([4.0, -12.0, -4.0, 0.0, -0.5])
+    names1 = np.array(["bias", "r", "r2", "r_over_gap", "log_gap"])
+    common = dict(format=np.array("arttrack-temporal-model"), use_velocity=np.array(True),
+                  max_gap=np.array(5), num_positives=np.array(7), num_negatives=np.array(9))
+    old = tmp_path / "v1.npz"
+    np.savez(old, version=np.array(1), weights=w1, feature_names=names1, **common)
+    m = TemporalModel.load(old)
+    assert m.weights == (4.0, -12.0, -4.0, 0.0, -0.5, 0.0)
+    assert (m.max_gap, m.num_positives, m.num_negatives) == (5, 7, 9)
+    bad = tmp_path / "v3.npz"
+    np.savez(bad, version=np.array(3), weights=np.zeros(6), feature_names=np.array(FEATURE_NAMES), **common)
+    with pytest.raises(ValueError, match="unsupported temporal model version 3"):
+        TemporalModel.load(bad)
+    mixed = tmp_path / "v2_with_v1_names.npz"
+    np.savez(mixed, version=np.array(2), weights=w1, feature_names=names1, **common)
+    with pytest.raises(ValueError, match="do not match"):
+        TemporalModel.load(mixed)
+    # the demo model's file still loads
+    from arttrack.video.demo import demo_dir
+
+    assert len(TemporalModel.load(demo_dir() / "temporal.npz").weights) == 6
 
 
 # --------------------------------------------------------------------------------------
@@ -350,6 +379,7 @@ def test_binding_fuzz_features_and_ctor(n, dtype, bad):
     d = np.ones((n, 2), dtype=dtype)
     s = np.ones(n, dtype=np.float64)
     g = np.ones(n, dtype=np.int64)
+    e = np.ones(n, dtype=np.float64)
     if bad == "nan" and n:
         s[0] = np.nan
     if bad == "size0" and n:
@@ -361,9 +391,9 @@ def test_binding_fuzz_features_and_ctor(n, dtype, bad):
     should_fail = dtype is not np.float64 or bad == "shape" or (n > 0 and bad != "none")
     if should_fail:
         with pytest.raises(ValueError):
-            core.temporal_features(d, s, g)
+            core.temporal_features(d, s, g, e)
     else:
-        assert core.temporal_features(d, s, g).shape == (n, 5)
+        assert core.temporal_features(d, s, g, e).shape == (n, 6)
     with pytest.raises(ValueError):
         core.Tracker(0)
     with pytest.raises(ValueError):

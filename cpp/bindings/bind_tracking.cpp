@@ -32,6 +32,45 @@ struct PyTracker {
   std::mutex mutex;
 };
 
+// Runs f(tracker) under the tracker's mutex and returns its result (plain C++ values: the
+// GIL is released meanwhile, so that a thread waiting for the mutex does not hold the GIL that
+// the thread inside step() needs to return). Every read of the tracker's state goes through
+// here or holds the mutex as step() does.
+template <typename F>
+auto locked(PyTracker& self, F&& f) {
+  py::gil_scoped_release release;
+  std::lock_guard<std::mutex> lock(self.mutex);
+  return f(self.tracker);
+}
+
+// A copy of the window of tracks, as flat arrays.
+struct TracksCopy {
+  std::int64_t J = 0;
+  std::vector<std::int64_t> id, first, last, nf, jf;
+  std::vector<double> xy, vel, size, spread;
+  std::vector<std::uint8_t> hv, sm;
+};
+
+TracksCopy copy_tracks(const Tracker& tracker) {
+  TracksCopy c;
+  c.J = tracker.settings().num_joints;
+  for (const auto& t : tracker.tracks()) {
+    c.id.push_back(t.id);
+    c.first.push_back(t.first_frame);
+    c.last.push_back(t.last_frame);
+    c.nf.push_back(t.num_frames);
+    c.jf.insert(c.jf.end(), t.joint_frame.begin(), t.joint_frame.end());
+    c.xy.insert(c.xy.end(), t.xy.begin(), t.xy.end());
+    c.vel.push_back(t.vx);
+    c.vel.push_back(t.vy);
+    c.hv.push_back(t.has_velocity ? 1 : 0);
+    c.size.push_back(t.size);
+    c.sm.push_back(t.size_measured ? 1 : 0);
+    c.spread.push_back(t.spread);
+  }
+  return c;
+}
+
 PartitionMethod parse_method(const std::string& method) {
   if (method == "gaec") return PartitionMethod::gaec;
   if (method == "gaec+klj") return PartitionMethod::gaec_klj;
@@ -86,27 +125,29 @@ void bind_tracking(py::module_& m) {
 
   m.def(
       "temporal_features",
-      [](const py::handle& displacement, const py::handle& size, const py::handle& gap) {
+      [](const py::handle& displacement, const py::handle& size, const py::handle& gap, const py::handle& spread) {
         auto d = as_array<double>(displacement, "displacement", 2, {-1, 2});
         const py::ssize_t n = d.shape(0);
         auto s = as_array<double>(size, "size", 1, {n});
         auto g = as_array<std::int64_t>(gap, "gap", 1, {n});
+        auto e = as_array<double>(spread, "spread", 1, {n});
         require_finite(d, "displacement");
         require_finite(s, "size");
+        require_finite(e, "spread");
         std::vector<double> out(static_cast<std::size_t>(n * kNumTemporalFeatures));
         {
           py::gil_scoped_release release;
           for (py::ssize_t i = 0; i < n; ++i) {
-            const TemporalFeatures f = temporal_features(d.data()[2 * i], d.data()[2 * i + 1], s.data()[i], g.data()[i]);
+            const TemporalFeatures f = temporal_features(d.data()[2 * i], d.data()[2 * i + 1], s.data()[i], g.data()[i], e.data()[i]);
             std::memcpy(out.data() + i * kNumTemporalFeatures, f.data(), sizeof(TemporalFeatures));
           }
         }
         return vec_to_numpy(out, {n, static_cast<py::ssize_t>(kNumTemporalFeatures)});
       },
-      py::arg("displacement"), py::arg("size"), py::arg("gap"),
-      "Temporal link features [1, r, r^2, r/g, log(g)] with r = |displacement| / size and g the "
-      "frame gap. displacement (N, 2) float64, size (N,) float64 > 0, gap (N,) int64 >= 1; "
-      "returns (N, 5) float64.");
+      py::arg("displacement"), py::arg("size"), py::arg("gap"), py::arg("spread"),
+      "Temporal link features [1, r, r^2, r/g, log(g), q] with r = |displacement| / size, g the "
+      "frame gap and q = |displacement|^2 / spread^2. displacement (N, 2) float64, size (N,) "
+      "float64 > 0, gap (N,) int64 >= 1, spread (N,) float64 > 0; returns (N, 6) float64.");
 
   m.def(
       "default_temporal_weights",
@@ -114,13 +155,14 @@ void bind_tracking(py::module_& m) {
         const TemporalModel d = TemporalModel::default_model();
         return vec_to_numpy(std::vector<double>(d.weights.begin(), d.weights.end()), {kNumTemporalFeatures});
       },
-      "Weights (5,) of the built-in temporal model.");
+      "Weights (6,) of the built-in temporal model.");
 
   py::class_<PyTracker>(m, "Tracker",
                         "Spatio-temporal tracker: per frame, one node-labelling multicut over the new "
                         "detections and one super-node per live track (see arttrack.tracking).")
       .def(py::init([](std::int64_t num_joints, const py::handle& weights, std::int64_t max_gap, bool use_velocity,
-                       double velocity_smoothing, double size_smoothing, double default_person_size,
+                       double velocity_smoothing, double size_smoothing, double position_smoothing,
+                       double spread_smoothing, double initial_spread, double min_spread, double default_person_size,
                        double min_person_size, double max_normalized_distance, double fallback_cost_scale,
                        double track_node_cost,
                        double track_repulsion, const std::string& method) {
@@ -130,6 +172,10 @@ void bind_tracking(py::module_& m) {
              s.use_velocity = use_velocity;
              s.velocity_smoothing = velocity_smoothing;
              s.size_smoothing = size_smoothing;
+             s.position_smoothing = position_smoothing;
+             s.spread_smoothing = spread_smoothing;
+             s.initial_spread = initial_spread;
+             s.min_spread = min_spread;
              s.default_person_size = default_person_size;
              s.min_person_size = min_person_size;
              s.max_normalized_distance = max_normalized_distance;
@@ -143,6 +189,10 @@ void bind_tracking(py::module_& m) {
            py::arg("use_velocity") = TrackerSettings{}.use_velocity,
            py::arg("velocity_smoothing") = TrackerSettings{}.velocity_smoothing,
            py::arg("size_smoothing") = TrackerSettings{}.size_smoothing,
+           py::arg("position_smoothing") = TrackerSettings{}.position_smoothing,
+           py::arg("spread_smoothing") = TrackerSettings{}.spread_smoothing,
+           py::arg("initial_spread") = TrackerSettings{}.initial_spread,
+           py::arg("min_spread") = TrackerSettings{}.min_spread,
            py::arg("default_person_size") = TrackerSettings{}.default_person_size,
            py::arg("min_person_size") = TrackerSettings{}.min_person_size,
            py::arg("max_normalized_distance") = TrackerSettings{}.max_normalized_distance,
@@ -216,58 +266,49 @@ void bind_tracking(py::module_& m) {
       .def(
           "set_joint_positions",
           [](PyTracker& self, std::int64_t track_id, const py::handle& xy) {
-            const std::int64_t J = self.tracker.settings().num_joints;
+            const std::int64_t J = locked(self, [](const Tracker& t) { return t.settings().num_joints; });
             auto a = as_array<double>(xy, "xy", 2, {J, 2});
             std::vector<double> v(a.data(), a.data() + a.size());
-            std::lock_guard<std::mutex> lock(self.mutex);
-            self.tracker.set_joint_positions(track_id, v);
+            locked(self, [&](Tracker& t) {
+              t.set_joint_positions(track_id, v);
+              return 0;
+            });
           },
           py::arg("track_id"), py::arg("xy"),
           "Override a track's remembered joint positions (J, 2) float64, NaN rows kept (e.g. "
           "positions warped by optical flow).")
       .def("tracks",
            [](PyTracker& self) {
-             std::lock_guard<std::mutex> lock(self.mutex);
-             const auto& tr = self.tracker.tracks();
-             const std::int64_t J = self.tracker.settings().num_joints;
-             const auto T = static_cast<py::ssize_t>(tr.size());
-             std::vector<std::int64_t> id, first, last, nf, jf;
-             std::vector<double> xy, vel, size;
-             std::vector<std::uint8_t> hv, sm;
-             for (const auto& t : tr) {
-               id.push_back(t.id);
-               first.push_back(t.first_frame);
-               last.push_back(t.last_frame);
-               nf.push_back(t.num_frames);
-               jf.insert(jf.end(), t.joint_frame.begin(), t.joint_frame.end());
-               xy.insert(xy.end(), t.xy.begin(), t.xy.end());
-               vel.push_back(t.vx);
-               vel.push_back(t.vy);
-               hv.push_back(t.has_velocity ? 1 : 0);
-               size.push_back(t.size);
-               sm.push_back(t.size_measured ? 1 : 0);
-             }
+             const TracksCopy c = locked(self, [](const Tracker& t) { return copy_tracks(t); });
+             const auto T = static_cast<py::ssize_t>(c.id.size());
              py::dict d;
-             d["id"] = vec_to_numpy(id, {T});
-             d["first_frame"] = vec_to_numpy(first, {T});
-             d["last_frame"] = vec_to_numpy(last, {T});
-             d["num_frames"] = vec_to_numpy(nf, {T});
-             d["xy"] = vec_to_numpy(xy, {T, J, 2});
-             d["joint_frame"] = vec_to_numpy(jf, {T, J});
-             d["velocity"] = vec_to_numpy(vel, {T, 2});
-             d["has_velocity"] = vec_to_numpy(hv, {T}).attr("astype")("bool");
-             d["size"] = vec_to_numpy(size, {T});
-             d["size_measured"] = vec_to_numpy(sm, {T}).attr("astype")("bool");
+             d["id"] = vec_to_numpy(c.id, {T});
+             d["first_frame"] = vec_to_numpy(c.first, {T});
+             d["last_frame"] = vec_to_numpy(c.last, {T});
+             d["num_frames"] = vec_to_numpy(c.nf, {T});
+             d["xy"] = vec_to_numpy(c.xy, {T, c.J, 2});
+             d["joint_frame"] = vec_to_numpy(c.jf, {T, c.J});
+             d["velocity"] = vec_to_numpy(c.vel, {T, 2});
+             d["has_velocity"] = vec_to_numpy(c.hv, {T}).attr("astype")("bool");
+             d["size"] = vec_to_numpy(c.size, {T});
+             d["size_measured"] = vec_to_numpy(c.sm, {T}).attr("astype")("bool");
+             d["spread"] = vec_to_numpy(c.spread, {T});
              return d;
            },
            "The window of tracks as a dict of arrays (id, first_frame, last_frame, num_frames, xy "
-           "(T, J, 2), joint_frame (T, J), velocity (T, 2), has_velocity, size).")
-      .def_property_readonly("next_id", [](PyTracker& self) { return self.tracker.next_id(); })
-      .def_property_readonly("last_frame", [](PyTracker& self) { return self.tracker.last_frame(); })
-      .def_property_readonly("num_joints", [](PyTracker& self) { return self.tracker.settings().num_joints; })
-      .def_property_readonly("max_gap", [](PyTracker& self) { return self.tracker.settings().max_gap; })
+           "(T, J, 2), joint_frame (T, J), velocity (T, 2), has_velocity, size, size_measured, "
+           "spread).")
+      .def_property_readonly("next_id",
+                             [](PyTracker& self) { return locked(self, [](const Tracker& t) { return t.next_id(); }); })
+      .def_property_readonly(
+          "last_frame", [](PyTracker& self) { return locked(self, [](const Tracker& t) { return t.last_frame(); }); })
+      .def_property_readonly("num_joints", [](PyTracker& self) {
+        return locked(self, [](const Tracker& t) { return t.settings().num_joints; });
+      })
+      .def_property_readonly(
+          "max_gap", [](PyTracker& self) { return locked(self, [](const Tracker& t) { return t.settings().max_gap; }); })
       .def_property_readonly("retired", [](PyTracker& self) {
-        const auto& r = self.tracker.retired();
+        const std::vector<std::int64_t> r = locked(self, [](const Tracker& t) { return t.retired(); });
         return vec_to_numpy(r, {static_cast<py::ssize_t>(r.size())});
       });
 }

@@ -42,20 +42,24 @@ void check_frame_value(std::int64_t frame) {
 // ---------------------------------------------------------------------------------------
 // Features and model
 
-TemporalFeatures temporal_features(double dx, double dy, double size, std::int64_t gap) {
+TemporalFeatures temporal_features(double dx, double dy, double size, std::int64_t gap, double spread) {
   if (!std::isfinite(dx) || !std::isfinite(dy))
     throw std::invalid_argument("temporal_features: displacement must be finite");
   if (!std::isfinite(size) || size <= 0.0)
     throw std::invalid_argument("temporal_features: size must be finite and > 0, got " + std::to_string(size));
   if (gap < 1) throw std::invalid_argument("temporal_features: gap must be >= 1, got " + std::to_string(gap));
-  const double r = std::hypot(dx, dy) / size;
+  if (!std::isfinite(spread) || spread <= 0.0)
+    throw std::invalid_argument("temporal_features: spread must be finite and > 0, got " + std::to_string(spread));
+  const double d = std::hypot(dx, dy);
+  const double r = d / size;
   const double g = static_cast<double>(gap);
-  return {1.0, r, r * r, r / g, std::log(g)};
+  const double q = (d / spread) * (d / spread);
+  return {1.0, r, r * r, r / g, std::log(g), q};
 }
 
 TemporalModel TemporalModel::default_model() {
   TemporalModel m;
-  m.weights = {4.0, -12.0, -4.0, 0.0, -0.5};
+  m.weights = {5.0, 0.0, 0.0, 0.0, -0.5, -0.5};
   return m;
 }
 
@@ -88,6 +92,14 @@ void validate(const TrackerSettings& s) {
     throw std::invalid_argument("velocity_smoothing must be in (0, 1], got " + std::to_string(s.velocity_smoothing));
   if (!in_unit(s.size_smoothing))
     throw std::invalid_argument("size_smoothing must be in (0, 1], got " + std::to_string(s.size_smoothing));
+  if (!in_unit(s.position_smoothing))
+    throw std::invalid_argument("position_smoothing must be in (0, 1], got " + std::to_string(s.position_smoothing));
+  if (!in_unit(s.spread_smoothing))
+    throw std::invalid_argument("spread_smoothing must be in (0, 1], got " + std::to_string(s.spread_smoothing));
+  if (!std::isfinite(s.initial_spread) || s.initial_spread <= 0.0)
+    throw std::invalid_argument("initial_spread must be finite and > 0");
+  if (!std::isfinite(s.min_spread) || s.min_spread <= 0.0)
+    throw std::invalid_argument("min_spread must be finite and > 0");
   if (!std::isfinite(s.default_person_size) || s.default_person_size <= 0.0)
     throw std::invalid_argument("default_person_size must be finite and > 0");
   if (!std::isfinite(s.min_person_size) || s.min_person_size <= 0.0)
@@ -161,6 +173,7 @@ std::vector<TemporalCandidate> temporal_candidates(const std::vector<Track>& tra
       throw std::invalid_argument("track " + std::to_string(tr.id) + " does not have " + std::to_string(J) +
                                   " joints");
     const double size = std::max(std::isfinite(tr.size) ? tr.size : 0.0, settings.min_person_size);
+    const double spread = std::max(std::isfinite(tr.spread) ? tr.spread : 0.0, settings.min_spread * size);
     // Predicted position and gap of each remembered joint (gap 0 = not usable).
     std::vector<double> px(sz(J)), py(sz(J));
     std::vector<std::int64_t> gaps(sz(J), 0);
@@ -199,7 +212,7 @@ std::vector<TemporalCandidate> temporal_candidates(const std::vector<Track>& tra
             }
           }
         }
-        TemporalFeatures f = temporal_features(x - px[sz(k)], y - py[sz(k)], size, gaps[sz(k)]);
+        TemporalFeatures f = temporal_features(x - px[sz(k)], y - py[sz(k)], size, gaps[sz(k)], spread);
         if (!(f[1] <= settings.max_normalized_distance)) continue;
         const double c = model.cost(f);
         out.push_back({i, static_cast<Index>(t), f, own ? c : settings.fallback_cost_scale * std::min(c, 0.0), !own});
@@ -335,7 +348,8 @@ void Tracker::apply(std::int64_t frame, const FrameDetections& dets, const std::
   for (std::size_t t = 0; t < tracks_.size(); ++t) where[tracks_[t].id] = t;
 
   const double a_v = settings_.velocity_smoothing, a_s = settings_.size_smoothing;
-  std::vector<std::size_t> unmeasured;
+  const double a_p = settings_.position_smoothing, a_e = settings_.spread_smoothing;
+  std::vector<std::size_t> unmeasured, fresh;
   for (const auto& [id, members] : groups) {
     auto it = where.find(id);
     if (it == where.end()) {
@@ -349,6 +363,7 @@ void Tracker::apply(std::int64_t frame, const FrameDetections& dets, const std::
       next_id_ = std::max(next_id_, id + 1);
     }
     Track& tr = tracks_[it->second];
+    if (tr.num_frames == 0) fresh.push_back(it->second);
     // Per joint the best (highest-scoring, first on ties) detection, as assemble() places a
     // joint with merge_radius 0: a mean would sit between two far-apart candidates (both
     // feet) where neither is.
@@ -357,24 +372,42 @@ void Tracker::apply(std::int64_t frame, const FrameDetections& dets, const std::
       const auto j = sz(dets.joint[sz(i)]);
       if (pick[j] < 0 || dets.score[sz(i)] > dets.score[sz(pick[j])]) pick[j] = i;
     }
-    double vx = 0.0, vy = 0.0;
+    // The prediction temporal_candidates used: moved by the velocity when there is one. Only
+    // a motion-compensated prediction is worth filtering against (without a velocity the
+    // remembered position lags a moving person); the spread measures whichever prediction
+    // was used, once the track has a velocity estimate (or motion compensation is off).
+    const bool moved = settings_.use_velocity && tr.has_velocity;
+    const bool measure = !settings_.use_velocity || tr.has_velocity;
+    double vx = 0.0, vy = 0.0, e2 = 0.0;
     Index nv = 0;
     for (Index j = 0; j < J; ++j) {
       const Index k = pick[sz(j)];
       if (k < 0) continue;
-      const double x = dets.xy[sz(2 * k)], y = dets.xy[sz(2 * k + 1)];
+      double x = dets.xy[sz(2 * k)], y = dets.xy[sz(2 * k + 1)];
       const std::int64_t jf = tr.joint_frame[sz(j)];
       if (tr.num_frames > 0 && jf >= 0 && frame - jf <= settings_.max_gap + 1 && frame > jf) {
         const double g = static_cast<double>(frame - jf);
-        vx += (x - tr.xy[sz(2 * j)]) / g;
-        vy += (y - tr.xy[sz(2 * j + 1)]) / g;
+        const double ox = tr.xy[sz(2 * j)], oy = tr.xy[sz(2 * j + 1)];
+        vx += (x - ox) / g;
+        vy += (y - oy) / g;
         ++nv;
+        const double prx = moved ? ox + tr.vx * g : ox, pry = moved ? oy + tr.vy * g : oy;
+        e2 += (x - prx) * (x - prx) + (y - pry) * (y - pry);
+        if (moved) {
+          x = prx + a_p * (x - prx);
+          y = pry + a_p * (y - pry);
+        }
       }
       tr.xy[sz(2 * j)] = x;
       tr.xy[sz(2 * j + 1)] = y;
       tr.joint_frame[sz(j)] = frame;
     }
     if (nv > 0) {
+      if (measure) {
+        const double floor = settings_.min_spread * tr.size;
+        const double m = std::max(e2 / static_cast<double>(2 * nv), floor * floor);
+        tr.spread = std::sqrt(a_e * m + (1.0 - a_e) * tr.spread * tr.spread);
+      }
       vx /= static_cast<double>(nv);
       vy /= static_cast<double>(nv);
       if (tr.has_velocity) {
@@ -386,27 +419,33 @@ void Tracker::apply(std::int64_t frame, const FrameDetections& dets, const std::
         tr.has_velocity = true;
       }
     }
-    // Size: bbox diagonal of all remembered joints (this frame's and older ones in memory).
+    // Size: bbox diagonal of all remembered joints (this frame's and older ones in memory),
+    // measured once they are at least half of the person's joints; a track seen in part
+    // keeps its measured size, or takes at least the borrowed one (below).
     double x0 = std::numeric_limits<double>::infinity(), y0 = x0, x1 = -x0, y1 = -x0;
+    Index remembered = 0;
     for (Index j = 0; j < J; ++j) {
       const std::int64_t jf = tr.joint_frame[sz(j)];
       if (jf < 0 || frame - jf > settings_.max_gap + 1) continue;
+      ++remembered;
       x0 = std::min(x0, tr.xy[sz(2 * j)]);
       x1 = std::max(x1, tr.xy[sz(2 * j)]);
       y0 = std::min(y0, tr.xy[sz(2 * j + 1)]);
       y1 = std::max(y1, tr.xy[sz(2 * j + 1)]);
     }
     const double diag = x1 >= x0 ? std::hypot(x1 - x0, y1 - y0) : 0.0;
-    if (diag > 0.0 && std::isfinite(diag)) {
+    const bool valid = diag > 0.0 && std::isfinite(diag);
+    if (valid && 2 * remembered >= J) {
       tr.size = tr.size_measured ? a_s * diag + (1.0 - a_s) * tr.size : diag;
       tr.size_measured = true;
-    } else {
+    } else if (!tr.size_measured) {
+      tr.size = valid ? diag : 0.0;
       unmeasured.push_back(it->second);
     }
     tr.last_frame = frame;
     ++tr.num_frames;
   }
-  // Tracks without a measured size borrow the median size of the measured ones.
+  // Tracks not measured yet take at least the median size of the measured ones.
   if (!unmeasured.empty()) {
     std::vector<double> sizes;
     for (const auto& t : tracks_)
@@ -416,8 +455,9 @@ void Tracker::apply(std::int64_t frame, const FrameDetections& dets, const std::
       std::nth_element(sizes.begin(), sizes.begin() + static_cast<std::ptrdiff_t>(sizes.size() / 2), sizes.end());
       borrowed = sizes[sizes.size() / 2];
     }
-    for (std::size_t k : unmeasured) tracks_[k].size = borrowed;
+    for (std::size_t k : unmeasured) tracks_[k].size = std::max(tracks_[k].size, borrowed);
   }
+  for (std::size_t k : fresh) tracks_[k].spread = settings_.initial_spread * tracks_[k].size;
   last_frame_ = frame;
   started_ = true;
 }

@@ -48,30 +48,102 @@ TrackerSettings settings(std::int64_t max_gap = 5) {
 }  // namespace
 
 ARTTRACK_TEST(features_order_and_values) {
-  const TemporalFeatures f = temporal_features(3.0, 4.0, 10.0, 2);
+  const TemporalFeatures f = temporal_features(3.0, 4.0, 10.0, 2, 2.0);
   CHECK_NEAR(f[0], 1.0, 1e-12);
   CHECK_NEAR(f[1], 0.5, 1e-12);
   CHECK_NEAR(f[2], 0.25, 1e-12);
   CHECK_NEAR(f[3], 0.25, 1e-12);
   CHECK_NEAR(f[4], std::log(2.0), 1e-12);
-  CHECK_THROWS(temporal_features(0, 0, 0.0, 1), std::invalid_argument);
-  CHECK_THROWS(temporal_features(0, 0, 1.0, 0), std::invalid_argument);
-  CHECK_THROWS(temporal_features(NAN, 0, 1.0, 1), std::invalid_argument);
+  CHECK_NEAR(f[5], 6.25, 1e-12);  // (5 / 2)^2
+  CHECK_THROWS(temporal_features(0, 0, 0.0, 1, 1.0), std::invalid_argument);
+  CHECK_THROWS(temporal_features(0, 0, 1.0, 0, 1.0), std::invalid_argument);
+  CHECK_THROWS(temporal_features(NAN, 0, 1.0, 1, 1.0), std::invalid_argument);
+  CHECK_THROWS(temporal_features(0, 0, 1.0, 1, 0.0), std::invalid_argument);
 }
 
 ARTTRACK_TEST(model_cost_is_clipped_log_odds) {
   TemporalModel m;
-  m.weights = {1.0, 0, 0, 0, 0};
-  const TemporalFeatures f = temporal_features(0, 0, 1, 1);
+  m.weights = {1.0, 0, 0, 0, 0, 0};
+  const TemporalFeatures f = temporal_features(0, 0, 1, 1, 1);
   CHECK_NEAR(m.probability(f), 1.0 / (1.0 + std::exp(-1.0)), 1e-12);
   CHECK_NEAR(m.cost(f), -1.0, 1e-12);
-  m.weights = {100.0, 0, 0, 0, 0};
+  m.weights = {100.0, 0, 0, 0, 0, 0};
   CHECK_NEAR(m.cost(f), -std::log((1 - 1e-7) / 1e-7), 1e-9);
-  m.weights = {-100.0, 0, 0, 0, 0};
+  m.weights = {-100.0, 0, 0, 0, 0, 0};
   CHECK_NEAR(m.cost(f), std::log((1 - 1e-7) / 1e-7), 1e-9);
   const TemporalModel d = TemporalModel::default_model();
-  CHECK(d.cost(temporal_features(1, 0, 100, 1)) < 0);    // close: attractive
-  CHECK(d.cost(temporal_features(100, 0, 100, 1)) > 0);  // one person size away: repulsive
+  // cost q / 2 - 5 + log(g) / 2: 1 px at a spread of 10 px, g = 1: 0.005 - 5
+  CHECK_NEAR(d.cost(temporal_features(1, 0, 100, 1, 10)), 0.005 - 5.0, 1e-12);
+  CHECK(d.cost(temporal_features(100, 0, 100, 1, 10)) > 0);  // ten spreads away: repulsive
+  CHECK_NEAR(d.cost(temporal_features(30, 40, 100, 2, 10)), 12.5 - 5.0 + 0.5 * std::log(2.0), 1e-12);
+}
+
+ARTTRACK_TEST(track_state_filtered_positions_velocity_and_spread) {
+  // Defaults: velocity_smoothing 0.3, position_smoothing 0.5, spread_smoothing 0.3,
+  // initial_spread 0.15, min_spread 0.05. The person's box: 20 x 60 px, diagonal sqrt(4000).
+  Tracker tr(settings(), TemporalModel::default_model());
+  const double size = std::sqrt(4000.0);
+  FrameDetections d0, d1, d2, d3;
+  add_person(d0, 100, 100);
+  add_person(d1, 110, 100);
+  add_person(d2, 124, 100);
+  tr.assign(0, d0, {0, 0, 0});
+  CHECK_NEAR(tr.tracks()[0].size, size, 1e-9);
+  CHECK_NEAR(tr.tracks()[0].spread, 0.15 * size, 1e-9);
+  tr.assign(1, d1, {0, 0, 0});  // first velocity (10, 0); no prediction to filter or measure yet
+  CHECK_NEAR(tr.tracks()[0].xy[0], 110.0, 1e-12);
+  CHECK_NEAR(tr.tracks()[0].vx, 10.0, 1e-12);
+  CHECK_NEAR(tr.tracks()[0].spread, 0.15 * size, 1e-9);
+  // Predicted 120 per joint, seen at 124: innovation (4, 0) on 3 joints, 8 px^2 per coordinate,
+  // below the floor (0.05 x size)^2 = 10 px^2.
+  tr.assign(2, d2, {0, 0, 0});
+  const Track& t = tr.tracks()[0];
+  CHECK_NEAR(t.xy[0], 122.0, 1e-12);                        // 120 + 0.5 * 4
+  CHECK_NEAR(t.xy[2 * 2], 142.0, 1e-12);                    // joint 2: 140 + 0.5 * 4
+  CHECK_NEAR(t.vx, 0.3 * 14.0 + 0.7 * 10.0, 1e-12);         // raw displacement 124 - 110
+  const double spread2 = 0.3 * 10.0 + 0.7 * (0.15 * 0.15 * 4000.0);
+  CHECK_NEAR(t.spread, std::sqrt(spread2), 1e-9);
+  CHECK_NEAR(t.size, size, 1e-9);
+  // q of a detection (2.8, 3) px from the prediction 122 + 11.2 of joint 0.
+  d3.joint = {0};
+  d3.xy = {136.0, 103.0};
+  d3.score = {0.9};
+  const auto c = tr.candidates(3, d3);
+  CHECK(c.size() == 1);
+  CHECK_NEAR(c[0].features[5], (2.8 * 2.8 + 9.0) / spread2, 1e-9);
+}
+
+ARTTRACK_TEST(partly_seen_track_takes_at_least_the_borrowed_size) {
+  TrackerSettings s;
+  s.num_joints = 5;
+  Tracker tr(s, TemporalModel::default_model());
+  FrameDetections d;
+  // Track 0: all 5 joints, box 60 x 80 (diagonal 100). Track 1: joints 0 and 1 only (2 < 5 / 2),
+  // box 6 x 8 (diagonal 10): it takes the median measured size, 100.
+  const double a[5][2] = {{0, 0}, {60, 80}, {30, 40}, {10, 70}, {50, 10}};
+  for (int j = 0; j < 5; ++j) {
+    d.joint.push_back(j);
+    d.xy.insert(d.xy.end(), {a[j][0], a[j][1]});
+    d.score.push_back(1.0);
+  }
+  d.joint.insert(d.joint.end(), {0, 1});
+  d.xy.insert(d.xy.end(), {300, 0, 306, 8});
+  d.score.insert(d.score.end(), {1.0, 1.0});
+  tr.assign(0, d, {0, 0, 0, 0, 0, 1, 1});
+  CHECK_NEAR(tr.tracks()[0].size, 100.0, 1e-9);
+  CHECK(tr.tracks()[0].size_measured);
+  CHECK_NEAR(tr.tracks()[1].size, 100.0, 1e-9);
+  CHECK(!tr.tracks()[1].size_measured);
+  CHECK_NEAR(tr.tracks()[1].spread, 15.0, 1e-9);  // 0.15 x the size it started with
+  // Frame 1: track 1 shows joint 2 as well, 3 of 5 joints remembered: its own size, the
+  // diagonal of the box (300, 0) - (330, 40) = 50, without smoothing against the borrowed one.
+  FrameDetections e;
+  e.joint = {0, 1, 2};
+  e.xy = {300, 0, 306, 8, 330, 40};
+  e.score = {1.0, 1.0, 1.0};
+  tr.assign(1, e, {1, 1, 1});
+  CHECK_NEAR(tr.tracks()[1].size, 50.0, 1e-9);
+  CHECK(tr.tracks()[1].size_measured);
 }
 
 ARTTRACK_TEST(two_people_walking_apart_keep_ids) {

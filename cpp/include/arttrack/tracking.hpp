@@ -32,21 +32,35 @@
 // A track remembers, per joint, the position of its best (highest-scoring) detection of
 // that joint in the frame, as assemble() places a person's joint with merge_radius 0.
 //
+// Track state. A track remembers per joint a *filtered* position: when joint j is seen again
+// within memory, its new position is predicted + position_smoothing * (detection - predicted)
+// (an alpha filter against the detector's noise; 1 keeps the raw detection), else the raw
+// detection. Its velocity is the mean per-frame displacement of the joints seen in both of its
+// latest observations (from the remembered to the raw position), exponentially smoothed
+// (velocity_smoothing). Its *spread* is the scale (px per coordinate) of its prediction error:
+// the root of an exponential average (spread_smoothing) of the mean squared innovation
+// (detection - predicted, per coordinate, over the joints seen again), floored at
+// min_spread * size; a new track starts at initial_spread * size. The spread adapts the costs
+// to the detector's noise and the person's motion, which one fixed scale in person sizes cannot.
+//
 // Temporal features of a (detection, track, joint j) pair, in this order
-// (kNumTemporalFeatures = 5):
+// (kNumTemporalFeatures = 6):
 //   f0 = 1                 bias
 //   f1 = r                 r = ||xy - predicted|| / size
 //   f2 = r^2
 //   f3 = r / g
 //   f4 = log(g)
+//   f5 = q                 q = ||xy - predicted||^2 / spread^2
 // where g >= 1 is the frame gap since the track's last position of joint j, `predicted` is
 // that position moved by the track's velocity times g (when motion compensation is on and
 // the track has a velocity estimate; otherwise the position itself, which callers may have
-// warped beforehand, e.g. by optical flow, through Tracker::set_joint_positions), and size
-// is the track's person size: the bounding-box diagonal of its remembered joints (those of the
-// latest frame and older ones still in memory), smoothed over time; a track never seen with
-// two distinct joints borrows the median size of the measured tracks (else
-// default_person_size).
+// warped beforehand, e.g. by optical flow, through Tracker::set_joint_positions), size
+// is the track's person size and spread its prediction spread (above). The size is the
+// bounding-box diagonal of its remembered joints (those of the latest frame and older ones
+// still in memory), smoothed over time, once the track remembers at least half of its joints
+// (and two distinct ones); before that (a person entering the image, seen in part) the box
+// of what it showed understates the person: the size is then the larger of that diagonal and
+// the median size of the measured tracks (else default_person_size).
 // p(same person) = sigmoid(w . f); temporal edge cost = log((1-p)/p) = -(w . f), clipped to
 // p in [1e-7, 1 - 1e-7].
 //
@@ -61,20 +75,21 @@
 
 namespace arttrack {
 
-constexpr std::int64_t kNumTemporalFeatures = 5;
+constexpr std::int64_t kNumTemporalFeatures = 6;
 using TemporalFeatures = std::array<double, kNumTemporalFeatures>;
 
 // Features of one candidate temporal link (see the file comment). dx, dy: displacement of the
-// detection from the track's predicted joint position; size > 0; gap >= 1.
-TemporalFeatures temporal_features(double dx, double dy, double size, std::int64_t gap);
+// detection from the track's predicted joint position; size > 0; gap >= 1; spread > 0.
+TemporalFeatures temporal_features(double dx, double dy, double size, std::int64_t gap, double spread);
 
 // Logistic model of p(same person | temporal features).
 struct TemporalModel {
   TemporalFeatures weights{};
 
-  // Built-in default, w = [4, -12, -4, 0, -0.5]: p = 0.5 at r ~ 0.3 person sizes for g = 1;
-  // no extra tolerance for larger gaps (the prediction is motion-compensated), instead a small
-  // log(g) penalty, so that of two similar tracks the more recently seen one wins.
+  // Built-in default, w = [5, 0, 0, 0, -0.5, -0.5]: cost = q / 2 - 5 + log(g) / 2, a Gaussian
+  // log-likelihood ratio in units of the track's spread (p = 0.5 at sqrt(10) ~ 3.2 spreads for
+  // g = 1), with a small log(g) penalty so that of two similar tracks the more recently seen
+  // one wins.
   static TemporalModel default_model();
 
   double logit(const TemporalFeatures& f) const;
@@ -87,8 +102,12 @@ struct TrackerSettings {
   std::int64_t num_joints = 0;              // J > 0
   std::int64_t max_gap = 5;                 // >= 0, see the file comment
   bool use_velocity = true;                 // motion compensation by the track velocity
-  double velocity_smoothing = 0.5;          // weight of the newest velocity estimate, (0, 1]
+  double velocity_smoothing = 0.3;          // weight of the newest velocity estimate, (0, 1]
   double size_smoothing = 0.5;              // weight of the newest size estimate, (0, 1]
+  double position_smoothing = 0.5;          // weight of a joint's detection against its prediction, (0, 1]
+  double spread_smoothing = 0.3;            // weight of the newest squared innovation, (0, 1]
+  double initial_spread = 0.15;             // spread of a new track, in person sizes, > 0
+  double min_spread = 0.05;                 // lower bound of the spread, in person sizes, > 0
   double default_person_size = 100.0;       // size of a track seen with fewer than 2 joints
   double min_person_size = 1.0;             // lower bound of the size used in the features
   double max_normalized_distance = 3.0;     // gate: no temporal edge beyond this r
@@ -104,12 +123,13 @@ struct Track {
   std::int64_t first_frame = 0;
   std::int64_t last_frame = 0;              // last frame with any detection of this track
   std::int64_t num_frames = 0;              // frames in which it was seen
-  std::vector<double> xy;                   // 2J, last position of each joint (NaN if none)
+  std::vector<double> xy;                   // 2J, last (filtered) position of each joint (NaN if none)
   std::vector<std::int64_t> joint_frame;    // J, frame of that position (-1 if none)
   double vx = 0.0, vy = 0.0;                // velocity in px / frame
   bool has_velocity = false;
   double size = 0.0;                        // person size (bbox diagonal), > 0
-  bool size_measured = false;               // false: size borrowed (other tracks / default)
+  bool size_measured = false;               // false: seen in part, size at least borrowed
+  double spread = 0.0;                      // prediction spread, px per coordinate, > 0
 };
 
 // One frame of detections and the spatial part of the instance.

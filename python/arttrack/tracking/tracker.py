@@ -22,16 +22,21 @@ frames keeps the id.
 
 Temporal features (C++ ``arttrack::temporal_features``, order fixed)::
 
-    [1, r, r**2, r / g, log(g)]
+    [1, r, r**2, r / g, log(g), q]
 
 with ``g >= 1`` the frame gap since the track's last position of the joint,
-``r = |xy - predicted| / size``, ``predicted`` the track's last position of the joint moved
-by the track's velocity times ``g`` (motion compensation, when on and known; callers may
-also overwrite the remembered positions, e.g. warped by optical flow, with
-:meth:`Tracker.set_joint_positions`), and ``size`` the track's person size (bounding-box
-diagonal of its remembered joints, smoothed; a track never seen with two distinct joints
-borrows the median size of the other tracks). ``p(same) = sigmoid(w . f)``, cost
-``log((1-p)/p)`` with ``p`` clipped to ``[1e-7, 1 - 1e-7]``. The velocity is the mean
+``r = |xy - predicted| / size``, ``q = |xy - predicted|**2 / spread**2``, ``predicted`` the
+track's remembered position of the joint moved by the track's velocity times ``g`` (motion
+compensation, when on and known; callers may also overwrite the remembered positions, e.g.
+warped by optical flow, with :meth:`Tracker.set_joint_positions`), ``size`` the track's
+person size (bounding-box diagonal of its remembered joints, smoothed, once they are at least
+half of its joints; a track seen only in part, e.g. entering the image, takes at least the
+median size of the measured tracks) and ``spread`` the track's prediction error scale (px per
+coordinate; root of the exponentially smoothed mean squared innovation, from
+``initial_spread`` times the size, at least ``min_spread`` times the size): it adapts the
+costs to the detector's noise. ``p(same) = sigmoid(w . f)``, cost ``log((1-p)/p)`` with
+``p`` clipped to ``[1e-7, 1 - 1e-7]``. The remembered position of a joint seen again is
+filtered, ``predicted + position_smoothing * (xy - predicted)``; the velocity is the mean
 per-frame displacement of the joints seen in both of a track's latest observations,
 exponentially smoothed.
 
@@ -61,10 +66,12 @@ from arttrack._native import core
 
 log = logging.getLogger(__name__)
 
-FEATURE_NAMES: tuple[str, ...] = ("bias", "r", "r2", "r_over_gap", "log_gap")
+FEATURE_NAMES: tuple[str, ...] = ("bias", "r", "r2", "r_over_gap", "log_gap", "q")
 NUM_FEATURES = len(FEATURE_NAMES)
 _FORMAT = "arttrack-temporal-model"
-_FORMAT_VERSION = 1
+# 2 added the feature q; a version 1 file (the first five features) loads with weight 0 on q.
+_FORMAT_VERSION = 2
+_V1_FEATURE_NAMES = FEATURE_NAMES[:5]
 # Spatial edge costs that tie the joints of one given person together / keep two people of
 # one frame apart. They dominate any sum of clipped temporal costs (|cost| <= 16.2 per edge).
 PERSON_BINDING_COST = -1.0e4
@@ -73,13 +80,15 @@ PERSON_REPULSION_COST = 1.0e4
 assert core.NUM_TEMPORAL_FEATURES == NUM_FEATURES
 
 
-def temporal_features(displacement: np.ndarray, size: np.ndarray, gap: np.ndarray) -> np.ndarray:
-    """(N, 5) features of displacements (N, 2) from the predicted position, person sizes
-    (N,) and frame gaps (N,) (see the module docstring)."""
+def temporal_features(displacement: np.ndarray, size: np.ndarray, gap: np.ndarray,
+                      spread: np.ndarray) -> np.ndarray:
+    """(N, 6) features of displacements (N, 2) from the predicted position, person sizes
+    (N,), frame gaps (N,) and tracks' spreads (N,) (see the module docstring)."""
     d = np.ascontiguousarray(displacement, dtype=np.float64).reshape(-1, 2)
     s = np.ascontiguousarray(size, dtype=np.float64).reshape(-1)
     g = np.ascontiguousarray(gap, dtype=np.int64).reshape(-1)
-    return core.temporal_features(d, s, g)
+    e = np.ascontiguousarray(spread, dtype=np.float64).reshape(-1)
+    return core.temporal_features(d, s, g, e)
 
 
 # --------------------------------------------------------------------------------------
@@ -114,9 +123,10 @@ class TemporalModel:
 
     @classmethod
     def default(cls) -> "TemporalModel":
-        """Built-in model ``[4, -12, -4, 0, -0.5]``: p = 0.5 at r ~ 0.3 person sizes for
-        g = 1, no extra tolerance for larger gaps (the prediction is motion-compensated) but a
-        small ``log(g)`` penalty, so that of two similar tracks the fresher one wins."""
+        """Built-in model ``[5, 0, 0, 0, -0.5, -0.5]``: cost ``q / 2 - 5 + log(g) / 2``, a
+        Gaussian log-likelihood ratio in units of the track's spread (p = 0.5 at about 3.2
+        spreads for g = 1), with a small ``log(g)`` penalty so that of two similar tracks the
+        fresher one wins."""
         return cls(weights=tuple(core.default_temporal_weights().tolist()))
 
     @property
@@ -145,7 +155,8 @@ class TemporalModel:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "TemporalModel":
-        """Read a model written by :meth:`save`; ``ValueError`` on anything else."""
+        """Read a model written by :meth:`save` (format version 1, without the feature q,
+        loads with weight 0 on q); ``ValueError`` on anything else."""
         path = Path(path)
         try:
             with np.load(path, allow_pickle=False) as z:
@@ -156,13 +167,19 @@ class TemporalModel:
             raise ValueError(f"{path} is not a temporal model .npz file ({exc})") from None
         if data.get("format") is None or str(data["format"]) != _FORMAT:
             raise ValueError(f"{path} is not an arttrack temporal model (missing format tag {_FORMAT!r})")
-        if int(data.get("version", -1)) != _FORMAT_VERSION:
-            raise ValueError(f"{path}: unsupported temporal model version {data.get('version')}")
+        version = int(data.get("version", -1))
+        if version not in (1, _FORMAT_VERSION):
+            raise ValueError(f"{path}: unsupported temporal model version {data.get('version')} "
+                             f"(this arttrack reads 1 and {_FORMAT_VERSION})")
+        expected = _V1_FEATURE_NAMES if version == 1 else FEATURE_NAMES
         names = tuple(str(n) for n in data.get("feature_names", ()))
-        if names != FEATURE_NAMES:
-            raise ValueError(f"{path}: temporal model features {names} do not match {FEATURE_NAMES}")
+        if names != expected:
+            raise ValueError(f"{path}: temporal model features {names} do not match {expected}")
         try:
-            return cls(weights=tuple(np.asarray(data["weights"], dtype=np.float64).reshape(-1)),
+            w = np.asarray(data["weights"], dtype=np.float64).reshape(-1)
+            if version == 1 and len(w) == len(_V1_FEATURE_NAMES):
+                w = np.append(w, 0.0)
+            return cls(weights=tuple(w),
                        use_velocity=bool(data["use_velocity"]), max_gap=int(data["max_gap"]),
                        num_positives=int(data["num_positives"]), num_negatives=int(data["num_negatives"]))
         except KeyError as exc:
@@ -261,13 +278,17 @@ class Tracker:
                  use_velocity: bool | None = None, method: Literal["gaec", "gaec+klj"] = "gaec+klj",
                  max_normalized_distance: float = 3.0, fallback_cost_scale: float = 0.5,
                  default_person_size: float = 100.0,
-                 velocity_smoothing: float = 0.5, size_smoothing: float = 0.5) -> None:
+                 velocity_smoothing: float = 0.3, size_smoothing: float = 0.5,
+                 position_smoothing: float = 0.5, spread_smoothing: float = 0.3,
+                 initial_spread: float = 0.15, min_spread: float = 0.05) -> None:
         self.model = model if model is not None else TemporalModel.default()
         self.use_velocity = self.model.use_velocity if use_velocity is None else bool(use_velocity)
         self._core = core.Tracker(
             int(num_joints), weights=self.model.weight_array, max_gap=int(max_gap),
             use_velocity=self.use_velocity, velocity_smoothing=float(velocity_smoothing),
-            size_smoothing=float(size_smoothing), default_person_size=float(default_person_size),
+            size_smoothing=float(size_smoothing), position_smoothing=float(position_smoothing),
+            spread_smoothing=float(spread_smoothing), initial_spread=float(initial_spread),
+            min_spread=float(min_spread), default_person_size=float(default_person_size),
             max_normalized_distance=float(max_normalized_distance),
             fallback_cost_scale=float(fallback_cost_scale), method=method)
         self.num_joints = int(num_joints)
@@ -312,7 +333,7 @@ class Tracker:
 
     def tracks(self) -> dict[str, np.ndarray]:
         """The live window: id, first_frame, last_frame, num_frames, xy (T, J, 2),
-        joint_frame (T, J), velocity (T, 2), has_velocity, size."""
+        joint_frame (T, J), velocity (T, 2), has_velocity, size, size_measured, spread."""
         return self._core.tracks()
 
     @property

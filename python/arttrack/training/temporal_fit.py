@@ -26,7 +26,7 @@ def temporal_training_pairs(clips: Iterable[Sequence[AnnotatedFrame]], max_gap: 
                             strides: Sequence[int] = (1, 2, 3), use_velocity: bool = True,
                             drop_prob: float = 0.0, seed: int = 0,
                             max_normalized_distance: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
-    """Features (M, 5) and labels (M,) of temporal links from annotated clips.
+    """Features (M, 6) and labels (M,) of temporal links from annotated clips.
 
     Each clip is a list of frames ``(people, track_ids)``. The C++ tracker is run with the
     annotated assignment (teacher forcing), so the features are computed from exactly the
@@ -91,7 +91,8 @@ def fit_temporal_model(clips: Iterable[Sequence[AnnotatedFrame]], max_gap: int =
 
     The fit is constrained so that p(same) never increases with the frame gap at a fixed
     displacement (``w[r_over_gap] >= 0``, ``w[log_gap] <= 0``): otherwise a stale duplicate
-    track could win over the track updated in the previous frame.
+    track could win over the track updated in the previous frame; and never with the
+    displacement in spreads (``w[q] <= 0``).
     """
     X, y = temporal_training_pairs(clips, max_gap=max_gap, strides=strides, use_velocity=use_velocity,
                                    drop_prob=drop_prob, seed=seed)
@@ -105,6 +106,7 @@ def fit_temporal_model(clips: Iterable[Sequence[AnnotatedFrame]], max_gap: int =
     bounds: list[tuple[float | None, float | None]] = [(None, None)] * NUM_FEATURES
     bounds[FEATURE_NAMES.index("r_over_gap")] = (0.0, None)
     bounds[FEATURE_NAMES.index("log_gap")] = (None, 0.0)
+    bounds[FEATURE_NAMES.index("q")] = (None, 0.0)
     w = fit_logistic(X, y.astype(np.float64), l2=l2, sample_weight=sw / sw.sum(),
                      bias=FEATURE_NAMES.index("bias"), bounds=bounds, gtol=1e-5,
                      w0=np.asarray(core.default_temporal_weights(), np.float64))
