@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import itertools
 import os
 import statistics
 import subprocess
@@ -64,8 +63,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
-import scipy.sparse as sp  # noqa: E402
-from scipy.optimize import Bounds, LinearConstraint, milp  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the references
+from reference.partition import exact_ilp  # noqa: E402
 
 from arttrack._native import core  # noqa: E402
 from arttrack.postprocess import costs_from_probs, find_peaks, objective, pairwise_terms  # noqa: E402
@@ -176,44 +176,9 @@ def make_instances(kind: str, count: int, seed: int):
 # Exact optimum
 
 
-def exact_ilp(instance) -> float:
-    """Optimal objective by an ILP over all pairs with triangle inequalities (HiGHS, gap 0)."""
-    node_cost, edges, edge_cost = instance
-    n = len(node_cost)
-    pairs = list(itertools.combinations(range(n), 2))
-    pid = {p: k for k, p in enumerate(pairs)}
-    m = len(pairs)
-    c = np.zeros(n + m)
-    c[:n] = node_cost
-    for (a, b), w in zip(edges.tolist(), edge_cost.tolist()):
-        c[n + pid[(min(a, b), max(a, b))]] += w
-    rows: list[int] = []
-    cols: list[int] = []
-    vals: list[float] = []
-    r = 0
-    for k, (i, j) in enumerate(pairs):
-        for x in (i, j):  # y_ij - x <= 0
-            rows += [r, r]
-            cols += [n + k, x]
-            vals += [1.0, -1.0]
-            r += 1
-    n_activity = r
-    for i, j, k in itertools.combinations(range(n), 3):
-        a, b, d = n + pid[(i, j)], n + pid[(j, k)], n + pid[(i, k)]
-        for p, q, s in ((a, b, d), (a, d, b), (b, d, a)):  # y_p + y_q - y_s <= 1
-            rows += [r, r, r]
-            cols += [p, q, s]
-            vals += [1.0, 1.0, -1.0]
-            r += 1
-    if r == 0:
-        return float(np.minimum(node_cost, 0.0).sum())
-    a_mat = sp.csr_matrix((vals, (rows, cols)), shape=(r, n + m))
-    upper = np.concatenate([np.zeros(n_activity), np.ones(r - n_activity)])
-    res = milp(c, constraints=LinearConstraint(a_mat, -np.inf, upper), integrality=np.ones(n + m),
-               bounds=Bounds(0, 1), options={"mip_rel_gap": 0.0})
-    if not res.success:
-        raise RuntimeError(f"ILP failed: {res.message}")
-    return float(res.fun)
+def optimum(instance) -> float:
+    """The instance's optimal objective (tests/reference/partition.py's ILP)."""
+    return exact_ilp(*instance)
 
 
 # ---------------------------------------------------------------------------------------
@@ -298,9 +263,9 @@ def small_instances(kind, count, seed, jobs, nllmp, pin):
     t0 = time.perf_counter()
     if jobs > 1:
         with Pool(jobs) as pool:
-            optima = np.array(pool.map(exact_ilp, instances, chunksize=4))
+            optima = np.array(pool.map(optimum, instances, chunksize=4))
     else:
-        optima = np.array([exact_ilp(x) for x in instances])
+        optima = np.array([optimum(x) for x in instances])
     t_ilp = time.perf_counter() - t0
     if pin:
         pin_to_one_core()

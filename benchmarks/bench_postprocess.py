@@ -41,7 +41,7 @@ from arttrack.postprocess import (SpatialModel, assemble, costs_from_probs, find
                                   objective, pairwise_terms, partition)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the references
 from reference.partition import reference_gaec  # noqa: E402
-from reference.postprocess import find_peaks_reference, pairwise_terms_reference  # noqa: E402
+from reference.postprocess import blob_maps, find_peaks_reference, pairwise_terms_reference  # noqa: E402
 
 STRIDE = 8.0
 LOCREF_STDEV = 7.2801
@@ -107,20 +107,6 @@ def make_frame(num_people: int, map_hw: tuple[int, int], rng: np.random.Generato
             c = pair_channel(k, m, j)
             pairwise[:, :, c][near] += (people[own[near], m] - centres[near]).astype(np.float32)
     return score.astype(np.float32), locref, pairwise, people
-
-
-def blob_maps(rng: np.random.Generator, h: int = 60, w: int = 80, nj: int = 17, blobs: int = 20,
-              sigma: float = 1.5) -> np.ndarray:
-    """(h, w, nj) float32 maps: per joint ``blobs`` Gaussian blobs (``sigma`` cells, peak
-    uniform in [0.5, 0.95]) over uniform noise in [0, 0.15)."""
-    m = rng.uniform(0, 0.15, (h, w, nj)).astype(np.float32)
-    ys, xs = np.mgrid[0:h, 0:w]
-    for j in range(nj):
-        cy, cx = rng.uniform(0, h, blobs), rng.uniform(0, w, blobs)
-        peak = rng.uniform(0.5, 0.95, blobs)
-        d2 = (ys[..., None] - cy) ** 2 + (xs[..., None] - cx) ** 2
-        m[:, :, j] = np.maximum(m[:, :, j], (peak * np.exp(-d2 / (2 * sigma ** 2))).max(-1))
-    return m.astype(np.float32)
 
 
 def peaks_vs_numpy(repeats: int = 2000, seed: int = 0, min_score: float = 0.2) -> dict:

@@ -78,6 +78,20 @@ def test_rescale_and_back_round_trip():
     assert max(capped.shape[:2]) == 100 and math.isclose(r[0], 100 / 80)
 
 
+def test_to_original_keeps_input_and_rejects_bad_geometry():
+    """The one inverse (C++ core, also the letterbox's and the runner's): a new array, integer
+    input accepted as float64, one readable ValueError for impossible geometry."""
+    pts = np.array([[[1.0, 2.0]], [[3.0, 4.0]]])  # any leading shape
+    back = to_original(pts, (2.0, 0.5), (10, 20))
+    assert back.shape == pts.shape and pts[0, 0, 0] == 1.0  # the input is not modified
+    np.testing.assert_allclose(back[1, 0], [10 + 3.5 / 2 - 0.5, 20 + 4.5 / 0.5 - 0.5])
+    np.testing.assert_allclose(to_original(np.array([[1, 2]]), (1, 1)), [[1.0, 2.0]])
+    with pytest.raises(ValueError, match="scale must be positive"):
+        to_original(pts, (0.0, 1.0))
+    with pytest.raises(ValueError, match=r"\(\.\.\., 2\+\)"):
+        to_original(np.zeros((3, 1)))
+
+
 # ----------------------------------------------------------------------------- predictor
 def test_predictor_maps_shapes_odd_sizes(ms_cwd):
     pred = _tiny_predictor(num_joints=3, pairwise=True)

@@ -2,66 +2,20 @@
 
 from __future__ import annotations
 
-import itertools
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from arttrack._native import core
 from arttrack.postprocess import objective, partition
 from arttrack.postprocess.partition import PARTITION_METHODS
-from reference.partition import reference_gaec
+from reference.partition import exact_ilp, reference_gaec
 
 # ---------------------------------------------------------------------------------------
 # Exact solvers
-
-
-def exact_ilp(node_cost: np.ndarray, edges: np.ndarray, edge_cost: np.ndarray) -> float:
-    """Optimal objective by an ILP over the complete graph of the instance.
-
-    x_i = node i active; y_ij = i and j active and in the same cluster (zero cost for
-    non-edges). y_ij <= x_i, y_ij <= x_j and transitivity y_ij + y_jk - y_ik <= 1 over all
-    triples make every feasible (x, y) a labelling and every labelling feasible.
-    """
-    n = len(node_cost)
-    pairs = list(itertools.combinations(range(n), 2))
-    pid = {p: k for k, p in enumerate(pairs)}
-    m = len(pairs)
-    c = np.zeros(n + m)
-    c[:n] = node_cost
-    for (a, b), w in zip(edges.tolist(), edge_cost.tolist()):
-        c[n + pid[(min(a, b), max(a, b))]] += w
-    rows: list[int] = []
-    cols: list[int] = []
-    vals: list[float] = []
-    r = 0
-    for k, (i, j) in enumerate(pairs):
-        for x in (i, j):  # y_ij - x <= 0
-            rows += [r, r]
-            cols += [n + k, x]
-            vals += [1.0, -1.0]
-            r += 1
-    n_activity_rows = r
-    for i, j, k in itertools.combinations(range(n), 3):
-        a, b, d = n + pid[(i, j)], n + pid[(j, k)], n + pid[(i, k)]
-        for p, q, s in ((a, b, d), (a, d, b), (b, d, a)):  # y_p + y_q - y_s <= 1
-            rows += [r, r, r]
-            cols += [p, q, s]
-            vals += [1.0, 1.0, -1.0]
-            r += 1
-    if r == 0:
-        return float(np.minimum(node_cost, 0.0).sum())
-    a_mat = sp.csr_matrix((vals, (rows, cols)), shape=(r, n + m))
-    upper = np.concatenate([np.zeros(n_activity_rows), np.ones(r - n_activity_rows)])
-    res = milp(c, constraints=LinearConstraint(a_mat, -np.inf, upper), integrality=np.ones(n + m),
-               bounds=Bounds(0, 1))
-    assert res.success, res.message
-    return float(res.fun)
 
 
 _LABELLINGS: dict[int, np.ndarray] = {}

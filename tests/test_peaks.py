@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from arttrack.postprocess import Peaks, argmax_pose, find_peaks
-from reference.postprocess import find_peaks_reference
+from reference.postprocess import blob_maps, find_peaks_reference
 
 
 def assert_same(got: Peaks, want: Peaks) -> None:
@@ -70,19 +70,6 @@ def test_random_maps_match_naive(seed, radius):
     assert_same(got, naive_peaks(m, loc, 4.0, radius, 0.3, 2.0))
     assert_same(got, find_peaks_reference(m, loc, nms_radius=radius, min_score=0.3, stride=4.0,
                                           locref_stdev=2.0))
-
-
-def blob_maps(rng, h=60, w=80, nj=17, blobs=20, sigma=1.5):
-    """Network-like maps: per joint ``blobs`` Gaussian blobs (peak 0.5-0.95) over uniform
-    noise in [0, 0.15): thousands of cells >= 0.2 in all (as in benchmarks/bench_postprocess.py)."""
-    m = rng.uniform(0, 0.15, (h, w, nj)).astype(np.float32)
-    ys, xs = np.mgrid[0:h, 0:w]
-    for j in range(nj):
-        cy, cx = rng.uniform(0, h, blobs), rng.uniform(0, w, blobs)
-        peak = rng.uniform(0.5, 0.95, blobs)
-        d2 = (ys[..., None] - cy) ** 2 + (xs[..., None] - cx) ** 2
-        m[:, :, j] = np.maximum(m[:, :, j], (peak * np.exp(-d2 / (2 * sigma**2))).max(-1))
-    return m.astype(np.float32)
 
 
 def assert_identical(got: Peaks, want: Peaks) -> None:

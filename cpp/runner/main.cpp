@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "arttrack/geometry.hpp"
 #include "arttrack/peaks.hpp"
 #include "arttrack/version.hpp"
 #include "backend.hpp"
@@ -258,35 +259,26 @@ double percentile(std::vector<double> v, double q) {  // linear interpolation (n
   return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
 }
 
-// Letterbox geometry of one index record: input pixel (u, v) -> original image pixel.
-struct Geometry {
-  bool valid = false;
-  double sx = 1, sy = 1, px = 0, py = 0, x0 = 0, y0 = 0;
-  std::pair<double, double> to_original(double u, double v) const {
-    if (!valid) return {u, v};
-    return {x0 + (u - px + 0.5) / sx - 0.5, y0 + (v - py + 0.5) / sy - 0.5};
-  }
-};
-
-Geometry geometry_of(const Entry& e) {
-  Geometry g;
-  if (!e.record || !e.record->contains("scale") || !e.record->contains("pad")) return g;
+// Letterbox geometry of one index record (input pixel -> original image pixel:
+// arttrack::to_original, the core's one implementation); none without a record.
+std::optional<arttrack::Letterbox> geometry_of(const Entry& e) {
+  arttrack::Letterbox g;
+  if (!e.record || !e.record->contains("scale") || !e.record->contains("pad")) return std::nullopt;
   const Json& r = *e.record;
   auto scale = json_number_array(r["scale"], e.file + " scale");
   auto pad = json_number_array(r["pad"], e.file + " pad");
   if (scale.size() != 2 || pad.size() != 2 || !(scale[0] > 0) || !(scale[1] > 0))
     throw std::runtime_error("index entry " + e.file + ": scale and pad must be [x, y] pairs, scale > 0");
-  g.sx = scale[0];
-  g.sy = scale[1];
-  g.px = pad[0];
-  g.py = pad[1];
+  g.scale_x = scale[0];
+  g.scale_y = scale[1];
+  g.pad_x = pad[0];
+  g.pad_y = pad[1];
   if (r.contains("crop")) {
     auto crop = json_number_array(r["crop"], e.file + " crop");
     if (crop.size() != 4) throw std::runtime_error("index entry " + e.file + ": crop must be [x0, y0, x1, y1]");
-    g.x0 = crop[0];
-    g.y0 = crop[1];
+    g.crop_x = crop[0];
+    g.crop_y = crop[1];
   }
-  g.valid = true;
   return g;
 }
 
@@ -326,7 +318,8 @@ OrderedJson decode_one(const Meta& meta, const Args& args, const Entry& entry,
   pp.min_score = args.min_score;
   pp.locref_stdev = locref_stdev;
   arttrack::Peaks peaks = arttrack::find_peaks(sv, lv, pp);
-  Geometry g = geometry_of(entry);
+  const std::optional<arttrack::Letterbox> geometry = geometry_of(entry);
+  const arttrack::Letterbox g = geometry.value_or(arttrack::Letterbox{});  // identity
 
   OrderedJson out;
   out["file"] = entry.file;
@@ -334,17 +327,17 @@ OrderedJson decode_one(const Meta& meta, const Args& args, const Entry& entry,
     out["image"] = json_string((*entry.record)["image"], entry.file + " image");
   if (entry.record && entry.record->contains("person") && (*entry.record)["person"].is_number())
     out["person"] = json_integer((*entry.record)["person"], entry.file + " person");
-  out["coordinates"] = g.valid ? "original" : "input";
+  out["coordinates"] = geometry ? "original" : "input";
   OrderedJson joints = OrderedJson::array();
   for (std::int64_t j = 0; j < J; ++j) {
-    auto [x, y] = g.to_original(pose[static_cast<std::size_t>(3 * j)], pose[static_cast<std::size_t>(3 * j + 1)]);
+    auto [x, y] = arttrack::to_original(g, pose[static_cast<std::size_t>(3 * j)], pose[static_cast<std::size_t>(3 * j + 1)]);
     joints.push_back({x, y, pose[static_cast<std::size_t>(3 * j + 2)]});
   }
   out["joints"] = std::move(joints);
   OrderedJson peak_list = OrderedJson::array();
   for (std::int64_t n = 0; n < peaks.size(); ++n) {
     auto un = static_cast<std::size_t>(n);
-    auto [x, y] = g.to_original(peaks.xy[2 * un], peaks.xy[2 * un + 1]);
+    auto [x, y] = arttrack::to_original(g, peaks.xy[2 * un], peaks.xy[2 * un + 1]);
     peak_list.push_back({peaks.part[un], x, y, peaks.score[un]});
   }
   out["peaks"] = std::move(peak_list);

@@ -18,7 +18,7 @@ from arttrack.postprocess.pairwise import (
 )
 from arttrack.postprocess.peaks import LOCREF_STDEV, Peaks
 
-__all__ = ["find_peaks_reference", "pairwise_features_reference", "pairwise_terms_reference"]
+__all__ = ["blob_maps", "find_peaks_reference", "pairwise_features_reference", "pairwise_terms_reference"]
 
 
 def find_peaks_reference(scoremap: np.ndarray, locref: np.ndarray | None = None, *, stride: float = 8.0,
@@ -121,3 +121,18 @@ def pairwise_terms_reference(peaks: Peaks, pairwise: np.ndarray, model: SpatialM
         same = np.concatenate([same, np.ones(len(se_all), dtype=bool)])
         pair_index = np.concatenate([pair_index, np.full(len(se_all), -1, dtype=np.int64)])
     return PairwiseTerms(edges.reshape(-1, 2), prob, same, pair_index)
+
+
+def blob_maps(rng: np.random.Generator, h: int = 60, w: int = 80, nj: int = 17, blobs: int = 20,
+              sigma: float = 1.5) -> np.ndarray:
+    """Network-like (h, w, nj) float32 maps: per joint ``blobs`` Gaussian blobs (``sigma``
+    cells, peak uniform in [0.5, 0.95]) over uniform noise in [0, 0.15): thousands of cells
+    >= 0.2 in all, the load of a crowded frame (the tests' and benchmarks' find_peaks input)."""
+    m = rng.uniform(0, 0.15, (h, w, nj)).astype(np.float32)
+    ys, xs = np.mgrid[0:h, 0:w]
+    for j in range(nj):
+        cy, cx = rng.uniform(0, h, blobs), rng.uniform(0, w, blobs)
+        peak = rng.uniform(0.5, 0.95, blobs)
+        d2 = (ys[..., None] - cy) ** 2 + (xs[..., None] - cx) ** 2
+        m[:, :, j] = np.maximum(m[:, :, j], (peak * np.exp(-d2 / (2 * sigma ** 2))).max(-1))
+    return m.astype(np.float32)

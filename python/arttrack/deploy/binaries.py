@@ -16,8 +16,8 @@ the exported ``height x width``, then centred and padded with the mean pixel (ze
 normalisation). Pixel-centre convention (integer = pixel centre), as everywhere in
 arttrack: input pixel ``u`` of the network comes from crop pixel ``(u - pad_x + 0.5) / sx -
 0.5``, where ``sx = resized_width / crop_width`` (likewise for y). :func:`to_original` does
-this mapping; :mod:`arttrack.postprocess` and ``arttrack-infer --decode`` use the same
-formula, reading the geometry from the index.
+this mapping with the C++ core's ``to_original`` (``cpp/include/arttrack/geometry.hpp``),
+which ``arttrack-infer --decode`` calls too, reading the geometry from the index.
 
 Outputs in ``BINDIR``: ``000000.bin``, ``000001.bin``, ... (one image each: the input shape
 without its batch axis, float32, C order) and ``index.json``::
@@ -188,13 +188,13 @@ def letterbox(orig_size: tuple[int, int], crop: tuple[int, int, int, int] | None
 
 def to_original(xy: np.ndarray, lb: Letterbox | Mapping[str, Any]) -> np.ndarray:
     """Map (..., 2) input-pixel coordinates back to original image pixels (float64)."""
+    from arttrack._native import core
+
     if not isinstance(lb, Letterbox):
         lb = Letterbox.from_dict(lb)
-    xy = np.asarray(xy, dtype=np.float64)
-    out = np.empty_like(xy)
-    out[..., 0] = lb.crop[0] + (xy[..., 0] - lb.pad[0] + 0.5) / lb.scale[0] - 0.5
-    out[..., 1] = lb.crop[1] + (xy[..., 1] - lb.pad[1] + 0.5) / lb.scale[1] - 0.5
-    return out
+    return core.to_original(np.asarray(xy, dtype=np.float64), scale=tuple(lb.scale),
+                            pad=tuple(float(v) for v in lb.pad),
+                            crop=(float(lb.crop[0]), float(lb.crop[1])))
 
 
 def preprocess_image(rgb: np.ndarray, spec: InputSpec,

@@ -190,13 +190,12 @@ def rescale_image(image: np.ndarray, factor: float, max_input_size: Optional[int
 def to_original(joints: np.ndarray, ratio: tuple[float, float] = (1.0, 1.0),
                 offset: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
     """Map (..., 2+) x, y from a rescaled crop back to the original image:
-    ``x = (x' + 0.5) / rx - 0.5 + x0`` (pixel-centre convention, :mod:`arttrack.data.records`).
-    NaN stays NaN; extra columns (scores) are kept."""
-    out = np.array(joints, dtype=np.float64, copy=True)
-    rx, ry = ratio
-    out[..., 0] = (out[..., 0] + 0.5) / rx - 0.5 + offset[0]
-    out[..., 1] = (out[..., 1] + 0.5) / ry - 0.5 + offset[1]
-    return out
+    ``x = (x' + 0.5) / rx - 0.5 + x0`` (pixel-centre convention, :mod:`arttrack.data.records`;
+    the C++ core's ``to_original``, which the letterbox and the runner use too). NaN stays
+    NaN; extra columns (scores) are kept. Returns float64."""
+    from arttrack._native import core
+
+    return core.to_original(np.asarray(joints, np.float64), scale=tuple(ratio), crop=tuple(offset))
 
 
 def decode_single(maps: Maps, *, use_locref: bool = True,

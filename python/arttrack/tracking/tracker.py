@@ -600,20 +600,3 @@ class TrackSmoother:
             out.append(SmoothedFrame(f, people, np.array([self._remap[t] for t in keep], np.int64),
                                      np.array(keep, np.int64), payload))
         return out
-
-
-__all__ = [
-    "FEATURE_NAMES",
-    "FrameLinks",
-    "PeopleDetections",
-    "SmoothedFrame",
-    "TemporalModel",
-    "TrackSmoother",
-    "Tracker",
-    "as_people",
-    "hungarian_baseline",
-    "infer_num_joints",
-    "people_to_detections",
-    "temporal_features",
-    "track_people",
-]
