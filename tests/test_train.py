@@ -155,6 +155,29 @@ def test_loss_falls_and_old_checkpoints_are_pruned(tmp_path):
     assert load_config(out / "config.yaml") == final.config
 
 
+def test_steps_cuts_the_run_short_and_checkpoints_have_normal_permissions(tmp_path):
+    """--steps 4 on a 100-step schedule: 4 updates, the final checkpoint at step 4 with the
+    schedule unchanged (max_steps recorded), readable by others as the umask allows (MindSpore
+    writes 0400); --resume --steps 6 goes on to 6; --steps 0 is bad usage."""
+    schedule = "[[0.05,3],[0.01,100]]"
+    r = _train_cli(tmp_path, *_sets(tmp_path, multi_step=schedule), "--steps", "4")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert len(_losses(r.stderr)) == 4
+    out = tmp_path / "out"
+    final = ck.load_checkpoint(out / "snap-4.ckpt")
+    assert final.step == 4 and final.config.max_steps == 4 and final.config.total_steps == 4
+    assert final.config.multi_step == ((0.05, 3), (0.01, 100))
+    assert int(final.params["global_step"].asnumpy().reshape(-1)[0]) == 4
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (out / "snap-4.ckpt").stat().st_mode & 0o777 == 0o666 & ~mask
+    r = _train_cli(tmp_path, *_sets(tmp_path, multi_step=schedule), "--steps", "6", "--resume")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert ck.load_checkpoint(out / "snap-6.ckpt").step == 6 and len(_losses(r.stderr)) == 2
+    r = _train_cli(tmp_path, *_sets(tmp_path, multi_step=schedule), "--steps", "0")
+    assert r.returncode == 2 and "--steps must be >= 1" in r.stderr
+
+
 def test_resume_gives_the_same_weights_as_a_straight_run(tmp_path):
     straight, split = tmp_path / "straight", tmp_path / "split"
     straight.mkdir()
