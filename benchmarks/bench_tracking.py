@@ -1,6 +1,6 @@
 """Benchmark the video pipeline's per-frame work after the network: post-processing
 (:func:`arttrack.postprocess.pipeline.parse_frame`), tracking (the CLI's
-:class:`arttrack.multiperson.PeopleLinker`, ``st`` and ``hungarian``) and the CLI's track
+:class:`arttrack.tracking.linker.PeopleLinker`, ``st`` and ``hungarian``) and the CLI's track
 completion after ``st`` (:class:`arttrack.tracking.TrackSmoother`, default settings) against
 the number of people; optionally end-to-end frames/s of ``python -m arttrack.multiperson`` on CPU.
 

@@ -1,4 +1,4 @@
-"""End-to-end frames/s of the video pipeline (``arttrack.multiperson.run``: decode, network,
+"""End-to-end frames/s of the video pipeline (``arttrack.video.pipeline.run``: decode, network,
 post-processing, tracking, drawing, writing) with each backend, against the network alone.
 
     python benchmarks/bench_video.py                                  # the demo model, its clip

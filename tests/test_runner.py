@@ -38,10 +38,12 @@ def _build_runner() -> Path:
     cfg = subprocess.run(["cmake", "-S", str(ROOT), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
                           "-DARTTRACK_BUILD_RUNNER=ON"], capture_output=True, text=True)
     if cfg.returncode != 0:
-        if "OpenCV" in cfg.stdout + cfg.stderr:
-            pytest.skip("OpenCV development files not found (apt-get install libopencv-dev): "
-                        "the C++ CPU runner cannot be built here; .ci/run installs them and "
-                        "fails on any skip")
+        log = cfg.stdout + cfg.stderr
+        for lib, package in (("OpenCV", "libopencv-dev"), ("nlohmann", "nlohmann-json3-dev")):
+            if lib in log:
+                pytest.skip(f"{lib} development files not found (apt-get install {package}): "
+                            "the C++ CPU runner cannot be built here; .ci/run installs them and "
+                            "fails on any skip")
         pytest.fail(f"cmake configure failed:\n{cfg.stdout}\n{cfg.stderr}")
     jobs = str(max(1, min(4, os.cpu_count() or 1)))
     b = subprocess.run(["cmake", "--build", str(build), "--target", "arttrack-infer", "-j", jobs],
