@@ -1,8 +1,17 @@
 """arttrack: articulated multi-person pose estimation and tracking (ArtTrack, DeeperCut).
 
+Sub-packages follow the data path (docs/DESIGN.md section 3): :mod:`arttrack.data` ->
+:mod:`arttrack.models` -> :mod:`arttrack.inference` -> :mod:`arttrack.postprocess` ->
+:mod:`arttrack.tracking` -> :mod:`arttrack.video` -> :mod:`arttrack.io` ->
+:mod:`arttrack.eval`, with :mod:`arttrack.training`, :mod:`arttrack.deploy` and
+:mod:`arttrack.convert`; the modules at the top level are the ``python -m arttrack.<name>``
+programs and what they share (:mod:`arttrack.cli`, :mod:`arttrack.joints`,
+:mod:`arttrack.config`).
+
 The package is light to import: MindSpore is only loaded by the modules that need it
-(``arttrack.models``, ``arttrack.train``, ...). The C++ post-processing core lives in
-``arttrack._core`` and is used through :mod:`arttrack.postprocess`.
+(``arttrack.models``, ``arttrack.training``, ...). The C++ core lives in ``arttrack._core``
+and is used through :mod:`arttrack.postprocess`, :mod:`arttrack.tracking` and
+:mod:`arttrack.inference`.
 """
 
 import os as _os
