@@ -3,6 +3,8 @@ post-processing, tracking, drawing, writing) with each backend, against the netw
 
     python benchmarks/bench_video.py                                  # the demo model, its clip
     python benchmarks/bench_video.py --model deepercut-coco-resnet101 --size 1280x720 --frames 12
+    python benchmarks/bench_video.py --random configs/coco_resnet_v1_101.yaml --size 1280x720 \
+        --frames 8 --repeats 1                                        # the authors' network, random weights
 
 For every backend (MindSpore GRAPH mode, and ONNX Runtime when installed) it runs the
 pipeline once to warm up (compilation, export), then ``--repeats`` times on a synthetic
@@ -12,6 +14,13 @@ MindSpore end to end; end to end over the network alone). Asserts nothing.
 
 The ONNX Runtime backend overlaps the next batch's network call with the current batch's
 post-processing, tracking and writing (the decoder already runs in its own thread).
+
+``--random CONFIG`` times a randomly initialised network of that config instead (with
+``benchmarks/bench_tracking.py``'s uninformative spatial model), for when the real weights
+are not at hand: the network costs what the real one costs, but its detections are not a
+real frame's (``--det-min-score`` sets how many survive; the summary line of each run says
+how many people were found), so the post-processing share differs; measure that with real
+detections in ``bench_tracking.py`` / ``bench_deepercut.py``.
 """
 
 from __future__ import annotations
@@ -50,6 +59,10 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=40)
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--random", metavar="CONFIG",
+                    help="a randomly initialised network of this config instead of --model")
+    ap.add_argument("--det-min-score", type=float, default=None,
+                    help="detection threshold (default: the model's)")
     args = ap.parse_args(argv)
 
     import cv2
@@ -65,10 +78,19 @@ def main(argv=None) -> int:
     from arttrack.models import zoo
     from arttrack.postprocess import SpatialModel
 
-    folder = zoo.resolve(args.model) if args.model else demo_dir()
-    doc = zoo.read_model_json(folder)
     size = tuple(int(v) for v in args.size.lower().split("x")) if args.size else DEMO_SIZE
     tmp = Path(tempfile.mkdtemp())
+    if args.random:
+        from bench_tracking import random_model  # the sibling script (its folder is on sys.path)
+
+        folder = tmp / "random_model"
+        folder.mkdir()
+        ckpt, spatial_path, stats_path = random_model(args.random, folder, size)
+        doc = {"name": f"random {Path(args.random).stem}", "checkpoint": Path(ckpt).name,
+               "spatial_model": Path(spatial_path).name, "pairwise_stats": Path(stats_path).name}
+    else:
+        folder = zoo.resolve(args.model) if args.model else demo_dir()
+        doc = zoo.read_model_json(folder)
     video = _clip(tmp, size, args.frames)
     spatial = SpatialModel.load(folder / doc["spatial_model"])
     from arttrack.data.pairwise_stats import load_pairwise_stats
@@ -89,12 +111,19 @@ def main(argv=None) -> int:
     for b in backends:
         pred = Predictor.from_checkpoint(folder / doc["checkpoint"], mode="graph",
                                          batch_size=args.batch_size, pairwise_stats=stats, backend=b)
+        if args.det_min_score is not None:
+            import dataclasses
+
+            pred.settings = dataclasses.replace(pred.settings, det_min_score=args.det_min_score)
 
         model = TrackingModel(pred, spatial, None, 1.0, {})
         settings = pipeline.RunSettings(batch_size=args.batch_size, overwrite=True)
 
+        last: list = []
+
         def end_to_end() -> None:
-            pipeline.run(open_source(str(video)), model, tmp / f"out_{b}", settings, progress=False)
+            last[:] = [pipeline.run(open_source(str(video)), model, tmp / f"out_{b}", settings,
+                                    progress=False)]
 
         def network() -> None:
             for i in range(0, len(frames), args.batch_size):
@@ -113,6 +142,7 @@ def main(argv=None) -> int:
                 ts.append(time.perf_counter() - t0)
             times[name] = statistics.median(ts)
         rows[b] = times
+        print(f"{b:12s} last run: {last[0].summary()}")
         print(f"{b:12s} end to end {len(frames) / times['end to end']:6.2f} frames/s   "
               f"network alone {len(frames) / times['network alone']:6.2f} frames/s   "
               f"end to end / network alone: {times['network alone'] / times['end to end']:.2f}")

@@ -119,7 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--max-frames", type=int, default=None, help="process at most N frames")
     i.add_argument("--fps", type=float, default=None,
                    help="frame rate of image folders (default 25) or override of the video's")
-    i.add_argument("--out-dir", default="out", help="output folder (default ./out)")
+    i.add_argument("--out-dir", default="out",
+                   help="output folder (default ./out); each video's outputs go to their own "
+                        "folder OUT/<stem>/, which appears whole or not at all")
     i.add_argument("--save", default="",
                    help="comma-separated exports: posetrack,coco,openpose,csv")
     i.add_argument("--kpt-thr", type=float, default=None,
@@ -128,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "the JSON keeps every joint")
     i.add_argument("--no-video", action="store_true", help="do not write <stem>_pose.mp4")
     i.add_argument("--overwrite", action="store_true",
-                   help="replace existing outputs (--demo always replaces its own)")
+                   help="replace a video's existing output folder (--demo always replaces its "
+                        "own); in a batch, redo finished videos instead of skipping them")
     i.add_argument("-v", "--verbose", action="count", default=0,
                    help="log progress (-vv: debug, with tracebacks)")
     return p
