@@ -80,8 +80,10 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- helpers
-def _as_list(x: Any) -> list:
-    """MATLAB struct array or single struct (squeeze_me quirk) or empty -> python list."""
+def struct_list(x: Any) -> list:
+    """A MATLAB struct array as scipy reads it with ``squeeze_me`` (an array of structs, a
+    single struct, or empty) -> a python list; the MPII readers' (training and evaluation)
+    one way to walk ``annolist``, ``annorect`` and ``point``."""
     if x is None:
         return []
     if isinstance(x, np.ndarray):
@@ -216,7 +218,9 @@ def _single_person_record(image_path: str, joints14: np.ndarray, scale: float,
 
 
 # ----------------------------------------------------------------------------- .mat
-def _load_release(path: PathLike):
+def load_release(path: PathLike, fields: Sequence[str] = ("annolist", "img_train")) -> Any:
+    """The ``RELEASE`` struct of the official MPII ``.mat`` (loaded with ``squeeze_me``), with
+    ``fields`` checked; ValueError naming the file for anything else."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"MPII annotation file {path} does not exist")
@@ -231,7 +235,7 @@ def _load_release(path: PathLike):
         raise ValueError(f"{path}: no RELEASE struct (found variables {keys}); is this "
                          "mpii_human_pose_v1_u12_1.mat?")
     rel = mat["RELEASE"]
-    for fld in ("annolist", "img_train"):
+    for fld in fields:
         if not hasattr(rel, fld):
             raise ValueError(f"{path}: RELEASE has no field {fld!r}")
     return rel
@@ -241,7 +245,7 @@ def _parse_points(annopoints: Any, where: str) -> Optional[np.ndarray]:
     """annopoints -> (16, 3) MPII-ordered joints, or None when the rect has no points."""
     if _is_empty(annopoints) or not hasattr(annopoints, "point"):
         return None
-    pts = _as_list(annopoints.point)
+    pts = struct_list(annopoints.point)
     if not pts:
         return None
     out = np.zeros((NUM_MPII16, 3), np.float32)
@@ -280,14 +284,14 @@ def load_mpii_mat(path: PathLike, image_root: Optional[PathLike] = None, *,
         One :class:`PoseRecord` per annotated single-person rectangle (14 joints).
     """
     path = Path(path)
-    rel = _load_release(path)
+    rel = load_release(path)
     root = Path(image_root) if image_root is not None else path.parent / "images"
-    annolist = _as_list(rel.annolist)
+    annolist = struct_list(rel.annolist)
     img_train = np.asarray(rel.img_train).ravel()
     if len(img_train) != len(annolist):
         raise ValueError(f"{path}: RELEASE.img_train has {len(img_train)} entries but "
                          f"annolist has {len(annolist)}")
-    single = _as_list(getattr(rel, "single_person", None))
+    single = struct_list(getattr(rel, "single_person", None))
     if single and len(single) != len(annolist):
         raise ValueError(f"{path}: RELEASE.single_person has {len(single)} entries but "
                          f"annolist has {len(annolist)}")
@@ -309,7 +313,7 @@ def load_mpii_mat(path: PathLike, image_root: Optional[PathLike] = None, *,
             name = str(ann.image.name)
         except AttributeError as exc:
             raise ValueError(f"{where}: no image.name") from exc
-        rects = _as_list(getattr(ann, "annorect", None))
+        rects = struct_list(getattr(ann, "annorect", None))
         if single:
             sp = np.asarray(single[i]).ravel()
             wanted = sorted({int(v) - 1 for v in sp if np.isfinite(v)}) if sp.size else []

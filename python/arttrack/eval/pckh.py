@@ -45,7 +45,7 @@ import numpy as np
 
 from arttrack.eval import EvalError
 from arttrack.eval._io import read_json, table
-from arttrack.data.mpii import MATLAB_OFFSET
+from arttrack.data.mpii import MATLAB_OFFSET, load_release, struct_list
 from arttrack.joints import MPII14, MPII14_FROM_MPII16
 
 log = logging.getLogger(__name__)
@@ -350,15 +350,6 @@ def load_gt_json(path: str | Path) -> GTRecords:
 
 
 # ---- the official .mat ----------------------------------------------------------------
-def _as_list(x: Any) -> list:
-    """A MATLAB struct array after squeeze_me: scalar struct, ndarray of structs or []."""
-    if x is None:
-        return []
-    if isinstance(x, np.ndarray):
-        return list(x.reshape(-1)) if x.dtype == object else ([] if x.size == 0 else list(x.reshape(-1)))
-    return [x]
-
-
 def _scalar(x: Any) -> float | None:
     """A MATLAB numeric/char scalar (possibly empty, 0-d, 1-element or a string)."""
     if x is None:
@@ -386,7 +377,7 @@ def _scalar(x: Any) -> float | None:
 
 def _image_name(ann: Any) -> str:
     img = getattr(ann, "image", None)
-    for im in _as_list(img):
+    for im in struct_list(img):
         name = getattr(im, "name", None)
         if isinstance(name, np.ndarray):
             name = name.item() if name.size == 1 else ""
@@ -416,24 +407,18 @@ def load_mpii_mat(path: str | Path, split: str = "all", images: Sequence[str] | 
     visible).
     """
     p = Path(path)
-    if not p.is_file():
-        raise EvalError(f"MPII annotation file not found: {p}")
     try:
-        from scipy.io import loadmat
-        mat = loadmat(str(p), struct_as_record=False, squeeze_me=True)
-    except Exception as exc:  # scipy raises several types for bad files
-        raise EvalError(f"cannot read MPII .mat {p}: {exc}") from None
-    rel = mat.get("RELEASE")
-    if rel is None or not hasattr(rel, "annolist"):
-        raise EvalError(f"{p}: no RELEASE.annolist (not the official MPII annotation file?)")
-    annolist = _as_list(rel.annolist)
+        rel = load_release(p, fields=("annolist",))
+    except ValueError as exc:
+        raise EvalError(str(exc)) from None
+    annolist = struct_list(rel.annolist)
     img_train = np.atleast_1d(np.asarray(getattr(rel, "img_train", np.ones(len(annolist))))).reshape(-1)
     if split not in ("all", "train", "test", "val"):
         raise EvalError(f"unknown split {split!r}: all, train or test")
     keep_names = set(images) if images is not None else None
     if single_person is None:
         single_person = split == "test"
-    singles = _as_list(getattr(rel, "single_person", None)) if single_person else []
+    singles = struct_list(getattr(rel, "single_person", None)) if single_person else []
     if single_person and len(singles) != len(annolist):
         log.warning("%s: RELEASE.single_person %s; MPII's single-person subset cannot be "
                     "applied: every annotated person is evaluated", p,
@@ -455,15 +440,15 @@ def load_mpii_mat(path: str | Path, split: str = "all", images: Sequence[str] | 
         if single_person:
             sp = np.atleast_1d(np.asarray(singles[i], dtype=object)).reshape(-1)
             wanted = {int(_scalar(v)) - 1 for v in sp if _scalar(v) is not None}
-        for r, rect in enumerate(_as_list(getattr(ann, "annorect", None))):
+        for r, rect in enumerate(struct_list(getattr(ann, "annorect", None))):
             if wanted is not None and (r not in wanted or not _has_objpos(rect)):
                 continue
             box = [_scalar(getattr(rect, k, None)) for k in ("x1", "y1", "x2", "y2")]
             if any(b is None for b in box):
                 continue
             pts = []
-            for ap in _as_list(getattr(rect, "annopoints", None)):
-                pts.extend(_as_list(getattr(ap, "point", None)))
+            for ap in struct_list(getattr(rect, "annopoints", None)):
+                pts.extend(struct_list(getattr(ap, "point", None)))
             if not pts:
                 continue
             j = np.full((14, 2), np.nan)
