@@ -301,28 +301,49 @@ def _float_array(x: Any, what: str) -> np.ndarray:
         raise EvalError(f"{what}: not a numeric array ({exc})") from None
 
 
+def _json_records(path: str | Path, what: str, containers: Sequence[str]) -> list[dict]:
+    """The records of a ground-truth or prediction JSON file: a list, or a dict holding the
+    list under one of ``containers``; each record a dict with ``joints``."""
+    data = read_json(path, f"{what} file")
+    if isinstance(data, dict):
+        for k in containers:
+            if isinstance(data.get(k), list):
+                data = data[k]
+                break
+    if not isinstance(data, list):
+        raise EvalError(f"{path}: expected a JSON list of {what} records")
+    for i, rec in enumerate(data):
+        if not isinstance(rec, dict) or "joints" not in rec:
+            raise EvalError(f"{path}: {what} record {i} has no 'joints'")
+    return data
+
+
+def _record_joints(path: str | Path, i: int, rec: dict) -> np.ndarray:
+    """A record's (J, 2) joint positions (extra columns, e.g. scores, dropped; null = NaN)."""
+    j = _float_array(rec["joints"], f"{path} record {i} joints")
+    if j.ndim != 2 or j.shape[1] < 2:
+        raise EvalError(f"{path}: record {i} joints must be (J, 2) or (J, 3), got {j.shape}")
+    return j[:, :2]
+
+
+def _record_image(rec: dict) -> str:
+    return str(rec.get("image", ""))
+
+
+def _record_person(rec: dict) -> int | None:
+    return int(rec["person"]) if rec.get("person") is not None else None
+
+
 def load_gt_json(path: str | Path) -> GTRecords:
     """Ground truth from JSON: a list of records
     ``{"image": str, "joints": (J, 2), "joints_vis": (J,), "headbox": [x1, y1, x2, y2],
     "person": int (optional)}`` with J = 14 (ArtTrack order) or 16 (MPII order).
     Several records may share an image; predictions are matched to them by order, or by
     (image, person) when both sides carry ``person``."""
-    data = read_json(path, "ground-truth file")
-    if isinstance(data, dict):
-        for k in ("annotations", "records", "annolist"):
-            if isinstance(data.get(k), list):
-                data = data[k]
-                break
-    if not isinstance(data, list):
-        raise EvalError(f"{path}: expected a JSON list of records")
+    data = _json_records(path, "ground-truth", ("annotations", "records", "annolist"))
     images, persons, joints, vis, hbs = [], [], [], [], []
     for i, rec in enumerate(data):
-        if not isinstance(rec, dict) or "joints" not in rec:
-            raise EvalError(f"{path}: record {i} has no 'joints'")
-        j = _float_array(rec["joints"], f"{path} record {i} joints")
-        if j.ndim != 2 or j.shape[1] < 2:
-            raise EvalError(f"{path}: record {i} joints must be (J, 2), got {j.shape}")
-        j = j[:, :2]
+        j = _record_joints(path, i, rec)
         v = rec.get("joints_vis")
         v = np.ones(len(j)) if v is None else _float_array(v, f"{path} record {i} joints_vis")
         v = np.asarray(v).reshape(-1)
@@ -337,8 +358,8 @@ def load_gt_json(path: str | Path) -> GTRecords:
             raise EvalError(f"{path}: record {i} headbox must be [x1, y1, x2, y2]")
         jv = np.concatenate([j, v[:, None]], axis=1)
         jv = _to_mpii14(jv, f"{path} record {i}")
-        images.append(str(rec.get("image", "")))
-        persons.append(int(rec["person"]) if rec.get("person") is not None else None)
+        images.append(_record_image(rec))
+        persons.append(_record_person(rec))
         joints.append(jv[:, :2])
         vis.append((jv[:, 2] > 0) & np.all(np.isfinite(jv[:, :2]), axis=1))
         hbs.append(hb)
@@ -540,24 +561,12 @@ def load_predictions(path: str | Path, key: str | None = None) -> Predictions:
                             f"(candidates: {sorted(cands)}); pass --pred-key")
         arr = _to_mpii14(np.asarray(arr, dtype=np.float64)[..., :2], f"{p}")
         return Predictions(None, None, arr)
-    data = read_json(p, "prediction file")
-    if isinstance(data, dict):
-        for k in ("predictions", "annotations", "records"):
-            if isinstance(data.get(k), list):
-                data = data[k]
-                break
-    if not isinstance(data, list):
-        raise EvalError(f"{p}: expected a JSON list of prediction records")
+    data = _json_records(p, "prediction", ("predictions", "annotations", "records"))
     images, persons, joints = [], [], []
     for i, rec in enumerate(data):
-        if not isinstance(rec, dict) or "joints" not in rec:
-            raise EvalError(f"{p}: prediction record {i} has no 'joints'")
-        j = _float_array(rec["joints"], f"{p} record {i} joints")
-        if j.ndim != 2 or j.shape[1] < 2:
-            raise EvalError(f"{p}: prediction record {i} joints must be (J, 2|3), got {j.shape}")
-        joints.append(_to_mpii14(j[:, :2], f"{p} record {i}"))
-        images.append(str(rec.get("image", "")))
-        persons.append(int(rec["person"]) if rec.get("person") is not None else None)
+        joints.append(_to_mpii14(_record_joints(p, i, rec), f"{p} record {i}"))
+        images.append(_record_image(rec))
+        persons.append(_record_person(rec))
     n = len(joints)
     return Predictions(images, persons, np.asarray(joints, dtype=np.float64).reshape(n, 14, 2))
 
