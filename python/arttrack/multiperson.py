@@ -237,9 +237,6 @@ def _run(args: argparse.Namespace) -> int:
 def _run_batch(args: argparse.Namespace, videos: list[Path], out_dir: Path, kpt_thr: float) -> int:
     """Many videos (arttrack.video.batch): this rank's share, failures recorded, finished
     videos skipped; rank 0 writes OUT/summary.json. Exit 1 when any video failed."""
-    import cv2
-    import mindspore as ms
-
     from arttrack.video import batch as vb
     from arttrack.video import pipeline
     from arttrack.video.source import open_source
@@ -248,8 +245,7 @@ def _run_batch(args: argparse.Namespace, videos: list[Path], out_dir: Path, kpt_
         raise InputError("--start / --max-frames apply to one video, not to a batch")
     settings = _settings(args, kpt_thr, overwrite=True)
     files = _files(args)
-    ms.set_device(args.device)  # before msrun's cluster forms (distributed_rank)
-    rank, size = vb.distributed_rank()
+    rank, size = vb.distributed_rank(args.device)
     threads = max(1, (os.cpu_count() or 1) // size) if size > 1 else None
     model = _load(args, files, threads, set_device=False)
 
@@ -266,7 +262,6 @@ def _run_batch(args: argparse.Namespace, videos: list[Path], out_dir: Path, kpt_
 
     done = vb.run_batch(videos, out_dir, planned=planned, process=process,
                         overwrite=args.overwrite, rank=rank, size=size,
-                        on_error=(ValueError, OSError, RuntimeError, cv2.error),
                         progress_state=_BATCH_PROGRESS)
     failed = [r for r in done if r.status == "failed"]
     for r in failed:

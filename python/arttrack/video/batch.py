@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+from arttrack.errors import one_line
 from arttrack.io.atomic import write_json
 
 __all__ = ["VIDEO_EXTS", "VideoRecord", "assign", "batch_inputs", "distributed_rank",
@@ -141,10 +142,14 @@ def assign(frames: Sequence[int], size: int) -> list[int]:
     return ranks
 
 
-def distributed_rank() -> tuple[int, int]:
-    """(rank, size) under ``msrun``, (0, 1) outside it. Every process msrun starts (the
-    scheduler and the workers) joins MindSpore's cluster (``mindspore.communication.init``);
-    without it the scheduler never sees the workers and the job does not end."""
+def distributed_rank(device: str = "CPU") -> tuple[int, int]:
+    """(rank, size) under ``msrun``, (0, 1) outside it; MindSpore's device is set first
+    (``device``), as the cluster needs. Every process msrun starts (the scheduler and the
+    workers) joins MindSpore's cluster (``mindspore.communication.init``); without it the
+    scheduler never sees the workers and the job does not end."""
+    import mindspore as ms
+
+    ms.set_device(device)
     size = int(os.environ.get("MS_WORKER_NUM", os.environ.get("RANK_SIZE", "1")) or 1)
     if size <= 1:
         return 0, 1
@@ -180,10 +185,12 @@ def run_batch(videos: Sequence[Path], out_dir: Path, *,
               planned: Callable[[Path], dict[str, Path]],
               process: Callable[[Path], object], overwrite: bool = False,
               rank: int = 0, size: int = 1, progress: bool = True,
-              on_error: tuple[type, ...] = (ValueError, OSError, RuntimeError),
+              on_error: tuple[type, ...] = (Exception,),
               progress_state: Optional[dict] = None) -> list[VideoRecord]:
     """Run ``process(video)`` (which writes the video's outputs and returns an object with
-    ``frames``, ``people``, ``tracks``) on this rank's share of ``videos``. Returns this
+    ``frames``, ``people``, ``tracks``) on this rank's share of ``videos``; an exception of
+    ``on_error`` (default: any but an interrupt) is recorded as the video's failure and the
+    batch goes on. Returns this
     rank's records, also kept in :func:`rank_part_path` as they change; ``progress_state``
     (a dict) gets ``total`` and ``finished`` (done or skipped) as the batch goes."""
     from tqdm import tqdm
@@ -214,7 +221,7 @@ def run_batch(videos: Sequence[Path], out_dir: Path, *,
                 try:
                     res = process(Path(rec.path))
                 except on_error as exc:
-                    rec.status, rec.error = "failed", " ".join(str(exc).split()) or type(exc).__name__
+                    rec.status, rec.error = "failed", " ".join(one_line(exc).split())
                 else:
                     rec.status = "done"
                     rec.frames, rec.people, rec.tracks = res.frames, res.people, res.tracks
