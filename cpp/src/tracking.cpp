@@ -204,9 +204,10 @@ std::vector<TemporalCandidate> temporal_candidates(const std::vector<Track>& tra
     for (Index j = 0; j < J; ++j) lacking += gaps[sz(j)] == 0 ? 1 : 0;
     const double fallback_scale =
         lacking > 0 ? settings.fallback_cost_scale / static_cast<double>(lacking) : 0.0;
-    // Two joints of one person lie up to a person size apart: a fallback edge measures the
+    // Two joints of one person lie up to a person size apart: a track seen in part measures a
     // detection against another joint with at least fallback_spread sizes of spread.
-    const double fallback_spread = std::max(spread, settings.fallback_spread * size);
+    const double fallback_spread =
+        tr.size_measured ? spread : std::max(spread, settings.fallback_spread * size);
     for (Index j = 0; j < J; ++j) {
       const bool own = gaps[sz(j)] > 0;
       if (!own && settings.fallback_cost_scale <= 0.0) continue;
@@ -228,7 +229,8 @@ std::vector<TemporalCandidate> temporal_candidates(const std::vector<Track>& tra
                                                own ? spread : fallback_spread);
         if (!(f[1] <= settings.max_normalized_distance)) continue;
         const double c = model.cost(f);
-        out.push_back({i, static_cast<Index>(t), f, own ? c : fallback_scale * std::min(c, 0.0), !own});
+        if (!own && !(c < 0.0)) continue;  // a fallback edge of cost 0 changes no objective
+        out.push_back({i, static_cast<Index>(t), f, own ? c : fallback_scale * c, !own});
       }
     }
   }

@@ -392,12 +392,12 @@ ARTTRACK_TEST(fallback_edges_link_joints_the_track_never_showed) {
 // link it. Hand-computed with the default model (cost = q/2 - 5 + log(g)/2) and the default
 // settings: the track's size is the borrowed default 100 and its spread 0.15 * 100 = 15 px.
 // Frame 1: d = |(10, 160) - (5, 100)| = sqrt(3625) = 60.2 px. Against the spread alone,
-// q = 3625 / 15^2 = 16.1 and cost = +3.06, no attraction, a new track; against the fallback
-// spread max(15, 0.3 * 100) = 30 px, q = 4.03, cost = -2.99, shared by the 2 joints the track
-// lacks: -1.49 per edge, attractive, so the same track continues.
-// Frame 2: joints 0 and 1 are the track's own (costs about -4.4 and -4.9), joint 2 links by a
-// fallback edge against joint 1 (60.2 px, size now 60.2, fallback spread 18: cost > 0, edge
-// cost 0); all three stay with track 0.
+// q = 3625 / 15^2 = 16.1 and cost = +3.06, no attraction, a new track; the track is seen in
+// part, so against the fallback spread max(15, 0.3 * 100) = 30 px: q = 4.03, cost = -2.99,
+// shared by the 2 joints the track lacks: -1.49, attractive, so the same track continues.
+// Frame 2: joints 0 and 1 are the track's own (costs about -4.4 and -4.9; its size is now
+// measured, 60.2); joint 2, 60.2 px from joint 1, beyond 3.2 spreads, gets no fallback edge
+// and follows the other two by the spatial edges: all three stay with track 0.
 ARTTRACK_TEST(person_entering_joint_by_joint_keeps_one_id) {
   Tracker tr(settings(), TemporalModel::default_model());
   FrameDetections d0;

@@ -17,14 +17,18 @@
 // A track that has no remembered position of joint j (e.g. a person who entered the image
 // with only a few joints visible) links a detection of joint j through a *fallback* edge:
 // the features are computed against the track's remembered joint (of any type) nearest to
-// the detection, with the spread max(spread, fallback_spread * size) (two joints of one person
-// lie up to a person size apart, so another joint predicts joint j only that well), and the
-// cost is (fallback_cost_scale / L) * min(cost, 0), L the number of joints the track lacks:
-// attractive when the detection is close to the track, never repulsive (a track that never
-// showed joint j gives no evidence against a detection of j). All fallback edges of a track
-// measure one thing, that a person is near it, so their evidence is shared among the joints it
-// lacks: a person showing many of them near a partly seen track cannot outweigh the person
-// whose joints match the track's own. fallback_cost_scale = 0 disables fallback edges.
+// the detection, and the cost is (fallback_cost_scale / L) * cost, L the number of joints the
+// track lacks, when cost < 0; there is no fallback edge otherwise: attractive when the
+// detection is close to the track, never repulsive (a track that never showed joint j gives
+// no evidence against a detection of j). All fallback edges of a track measure one thing, that
+// a person is near it, so their evidence is shared among the joints it lacks: a person showing
+// many of them near a partly seen track cannot outweigh the person whose joints match the
+// track's own. For a track seen in part (size not measured yet, e.g. entering the image) the
+// spread is at least fallback_spread * size: its few remembered joints lie up to a person size
+// from the ones it shows next, which the fallback edges alone must link. (A measured track
+// lacks few joints and links by its own; widening its fallback edges as well gained little on
+// the crossings benchmark and cost half the tracker's time.) fallback_cost_scale = 0 disables
+// fallback edges.
 //
 // After solving, a cluster that contains a track super-node continues that track; a cluster
 // of new detections only starts a new track (fresh id, ids assigned in order of the
@@ -119,7 +123,7 @@ struct TrackerSettings {
   double min_person_size = 1.0;             // lower bound of the size used in the features
   double max_normalized_distance = 3.0;     // gate: no temporal edge beyond this r
   double fallback_cost_scale = 1.0;         // [0, 1], see the file comment
-  double fallback_spread = 0.3;             // >= 0, in person sizes, see the file comment
+  double fallback_spread = 0.3;             // >= 0, in person sizes, tracks seen in part, see above
   double track_node_cost = -1.0e6;          // < 0: track super-nodes always active
   double track_repulsion = 1.0e6;           // > 0: tracks never merge
   PartitionSettings partition{};

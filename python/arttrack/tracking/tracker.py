@@ -12,11 +12,13 @@ spatial grouping, :func:`arttrack.postprocess.partition`, in the C++ core):
   ``max_normalized_distance``), and a very positive edge between every two track
   super-nodes, so tracks never merge. A track that never showed joint ``j`` (a person
   entering the image with a few joints visible) links detections of ``j`` by *fallback*
-  edges computed against its nearest remembered joint (with at least ``fallback_spread``
-  person sizes of spread: two joints of one person lie apart), with cost
-  ``fallback_cost_scale / L * min(cost, 0)``, ``L`` the number of joints the track lacks:
-  attractive when close, never repulsive, and shared among the lacking joints, so that a
-  person showing many of them cannot outbid the one whose joints match the track's own.
+  edges computed against its nearest remembered joint, with cost
+  ``fallback_cost_scale / L * cost``, ``L`` the number of joints the track lacks, where
+  ``cost < 0`` (no edge elsewhere): attractive when close, never repulsive, and shared among
+  the lacking joints, so that a person showing many of them cannot outbid the one whose
+  joints match the track's own. A track seen in part (size not measured yet) measures them
+  with at least ``fallback_spread`` person sizes of spread: its few joints lie up to a
+  person size from the ones it shows next.
 
 A cluster containing a track super-node continues that track; a cluster of new detections
 only starts a new track; suppressed detections get no track (``-1``). A track unseen for
