@@ -29,10 +29,13 @@ edges: each joint's distance from the track's motion-compensated prediction (rem
 positions filtered against the prediction, smoothed velocity) in units of the track's own
 prediction spread (its rms innovation, which follows the noise), Gaussian log-likelihood
 ratio by default; people entering the image (few joints) take at least the median size of
-the fully seen tracks. Hungarian matches whole people to the tracks' last poses by mean
+the fully seen tracks, link the joints they show next by fallback edges shared among the
+joints the track lacks and widened to 0.3 person sizes, and take a velocity from few joints
+at a reduced weight. Hungarian matches whole people to the tracks' last poses by mean
 distance over their size.
 
-Ground truth for the scores: per frame, the people with at least one labelled joint.
+Ground truth for the scores: per frame, the people with at least one labelled joint (with
+``--input visible`` too: a person hidden in full is a miss).
 
 Matching (per frame), ``--match distance`` (default): output people to ground-truth people
 by the mean distance over the joints present in both (ground-truth joints without noise),
@@ -42,8 +45,10 @@ standing height (``SyntheticPerson.height``, 108-168 px here). Where two people 
 a crossing, or two walkers entering from one side at the same pace, which these clips
 produce), noise can make this matching itself swap them: the ``oracle`` method (the
 ground-truth ids, i.e. a perfect tracker) scores 0.007 / 0.13 / 0.34 switches per crossing at
-4 / 8 / 15 px on 100 clips of seed 7000, 0.012 / 0.044 / 0.18 on the 200 of seed 9100. ``--match input`` matches by identity instead (each
-output person is one of the input people, found by its joints, whose ground truth is known),
+4 / 8 / 15 px on 100 clips of seed 7000, 0.012 / 0.044 / 0.18 on the 200 of seed 9100
+(``--input visible``: 0.075 / 0.20 / 0.59 and 0.021 / 0.16 / 0.60). ``--match input``
+matches by identity instead (each output person is one of the input people, found by its
+joints, whose ground truth is known),
 so only the trackers' own switches count (the oracle scores 0).
 
 Counts (motmetrics-style, summed over clips and frames):
