@@ -15,7 +15,11 @@ their labelled joints, ``v > 0``, visible or occluded; joints outside the image 
 labelled), each joint moved by Gaussian noise of sigma ``--noise`` px per coordinate and
 ``--drop`` of the joints dropped (NaN), score 1. The draws are fixed per clip
 (``default_rng([seed, k, 1])``): the same standard-normal offsets (scaled by sigma) and the
-same dropped joints at every noise level. People left without a joint are not input. Each
+same dropped joints at every noise level. ``--input visible`` feeds only the joints of
+visibility 2 (what a detector can see: no joint hidden behind another person or the person's
+own body), from the same draws; ``labelled`` (default) feeds the occluded ones too, so a
+person walking fully hidden behind another is still input. People left without a joint are
+not input. Each
 frame's people go to :class:`arttrack.tracking.linker.PeopleLinker` ``(J, method)`` (defaults:
 max_gap 5, built-in temporal model unless ``--temporal demo``) through
 :meth:`FrameDetections.from_people` and ``linker.step(t, dets)``.
@@ -25,10 +29,13 @@ edges: each joint's distance from the track's motion-compensated prediction (rem
 positions filtered against the prediction, smoothed velocity) in units of the track's own
 prediction spread (its rms innovation, which follows the noise), Gaussian log-likelihood
 ratio by default; people entering the image (few joints) take at least the median size of
-the fully seen tracks. Hungarian matches whole people to the tracks' last poses by mean
+the fully seen tracks, link the joints they show next by fallback edges shared among the
+joints the track lacks and widened to 0.3 person sizes, and take a velocity from few joints
+at a reduced weight. Hungarian matches whole people to the tracks' last poses by mean
 distance over their size.
 
-Ground truth for the scores: per frame, the people with at least one labelled joint.
+Ground truth for the scores: per frame, the people with at least one labelled joint (with
+``--input visible`` too: a person hidden in full is a miss).
 
 Matching (per frame), ``--match distance`` (default): output people to ground-truth people
 by the mean distance over the joints present in both (ground-truth joints without noise),
@@ -38,8 +45,10 @@ standing height (``SyntheticPerson.height``, 108-168 px here). Where two people 
 a crossing, or two walkers entering from one side at the same pace, which these clips
 produce), noise can make this matching itself swap them: the ``oracle`` method (the
 ground-truth ids, i.e. a perfect tracker) scores 0.007 / 0.13 / 0.34 switches per crossing at
-4 / 8 / 15 px on 100 clips of seed 7000, 0.012 / 0.044 / 0.18 on the 200 of seed 9100. ``--match input`` matches by identity instead (each
-output person is one of the input people, found by its joints, whose ground truth is known),
+4 / 8 / 15 px on 100 clips of seed 7000, 0.012 / 0.044 / 0.18 on the 200 of seed 9100
+(``--input visible``: 0.075 / 0.20 / 0.59 and 0.021 / 0.16 / 0.60). ``--match input``
+matches by identity instead (each output person is one of the input people, found by its
+joints, whose ground truth is known),
 so only the trackers' own switches count (the oracle scores 0).
 
 Counts (motmetrics-style, summed over clips and frames):
@@ -63,7 +72,7 @@ of the two is not listed keep the last order), so each pass counts once per pair
 
 Run:  python benchmarks/bench_crossings.py [--clips 200] [--frames 40] [--seed 9100]
           [--noise 4,8,15] [--drop 0.2] [--temporal builtin|demo|PATH]
-          [--methods st,hungarian,oracle] [--match distance|input]
+          [--methods st,hungarian,oracle] [--match distance|input] [--input labelled|visible]
 Nothing is asserted: this prints numbers.
 """
 
@@ -145,9 +154,11 @@ def find_crossings(torso_per_frame: list[dict]) -> list[tuple[int, int, int]]:
     return out
 
 
-def perturb(clip: GTClip, sigma: float, drop: float, rng_seed) -> tuple[list, list]:
-    """Per frame (P', J, 3) input people (x, y, 1; NaN = missing), same draws for any sigma,
-    and per frame their (P',) ground-truth ids."""
+def perturb(clip: GTClip, sigma: float, drop: float, rng_seed,
+            visible_only: bool = False) -> tuple[list, list]:
+    """Per frame (P', J, 3) input people (x, y, 1; NaN = missing), same draws for any sigma
+    and either input, and per frame their (P',) ground-truth ids. ``visible_only`` keeps only
+    the joints with visibility 2 (``--input visible``)."""
     rng = np.random.default_rng(rng_seed)
     out, ids = [], []
     for arr in clip.joints:
@@ -155,6 +166,8 @@ def perturb(clip: GTClip, sigma: float, drop: float, rng_seed) -> tuple[list, li
         dropped = rng.random(arr.shape[:2]) < drop
         p = np.full(arr.shape, np.nan)
         ok = np.isfinite(arr[..., 0]) & ~dropped
+        if visible_only:
+            ok &= arr[..., 2] == 2
         p[..., :2] = arr[..., :2] + sigma * z
         p[..., 2] = 1.0
         p[~ok] = np.nan
@@ -269,6 +282,9 @@ def main(argv=None) -> int:
                         "model's temporal.npz) or a .npz path")
     p.add_argument("--methods", default="st,hungarian",
                    help="trackers, of st, hungarian and oracle (the ground-truth ids)")
+    p.add_argument("--input", choices=("labelled", "visible"), default="labelled",
+                   help="joints fed to the trackers: all labelled ones (default) or only the "
+                        "visible ones (visibility 2)")
     p.add_argument("--match", choices=("distance", "input"), default="distance",
                    help="output people to ground truth: by distance (default) or by identity "
                         "with the input person they are")
@@ -286,7 +302,8 @@ def main(argv=None) -> int:
     print(f"{args.clips} held-out clips (rng [seed={args.seed}, k]), {args.frames} frames "
           f"{cfg.width}x{cfg.height}, {js} ({nj} joints), {n_ids} people, {n_cross} crossings "
           f"({min(per_clip)}-{max(per_clip)} per clip); drop {args.drop:.0%}, "
-          f"gate {args.gate} x height, temporal model {args.temporal}, matching by {args.match}; "
+          f"gate {args.gate} x height, temporal model {args.temporal}, {args.input} joints in, "
+          f"matching by {args.match}; "
           f"clips drawn in {t_gen:.1f} s")
     hdr = (f"{'sigma':>5} {'tracker':>9} {'idsw':>5} {'near':>5} {'part':>5} {'cross':>5} {'idsw/x':>7} "
            f"{'miss':>5} {'fp':>5} {'gt':>6} {'MOTA':>6} {'tracks':>6} {'ids':>4} {'s':>6}")
@@ -297,7 +314,8 @@ def main(argv=None) -> int:
             tot = dict(gt=0, miss=0, fp=0, idsw=0, near=0, part=0, tracks=0, ids=0)
             t1 = time.perf_counter()
             for k, clip in enumerate(clips):
-                inputs, in_ids = perturb(clip, sigma, args.drop, [args.seed, k, 1])
+                inputs, in_ids = perturb(clip, sigma, args.drop, [args.seed, k, 1],
+                                         args.input == "visible")
                 outs = run_tracker(inputs, nj, m, temporal, in_ids)
                 c = (score_clip(clip, outs, args.gate, args.window, inputs, in_ids)
                      if args.match == "input" else score_clip(clip, outs, args.gate, args.window))

@@ -405,6 +405,8 @@ def test_binding_fuzz_features_and_ctor(n, dtype, bad):
     with pytest.raises(ValueError):
         core.Tracker(3, method="ilp")
     with pytest.raises(ValueError):
+        core.Tracker(3, fallback_spread=-0.1)
+    with pytest.raises(ValueError):
         core.Tracker(3).assign(0, np.zeros(2, np.int64), np.zeros((2, 2)), np.ones(2), np.zeros(3, np.int64))
 
 

@@ -164,7 +164,7 @@ void bind_tracking(py::module_& m) {
                        double velocity_smoothing, double size_smoothing, double position_smoothing,
                        double spread_smoothing, double initial_spread, double min_spread, double default_person_size,
                        double min_person_size, double max_normalized_distance, double fallback_cost_scale,
-                       double track_node_cost,
+                       double fallback_spread, double track_node_cost,
                        double track_repulsion, const std::string& method) {
              TrackerSettings s;
              s.num_joints = num_joints;
@@ -180,6 +180,7 @@ void bind_tracking(py::module_& m) {
              s.min_person_size = min_person_size;
              s.max_normalized_distance = max_normalized_distance;
              s.fallback_cost_scale = fallback_cost_scale;
+             s.fallback_spread = fallback_spread;
              s.track_node_cost = track_node_cost;
              s.track_repulsion = track_repulsion;
              s.partition.method = parse_method(method);
@@ -197,6 +198,7 @@ void bind_tracking(py::module_& m) {
            py::arg("min_person_size") = TrackerSettings{}.min_person_size,
            py::arg("max_normalized_distance") = TrackerSettings{}.max_normalized_distance,
            py::arg("fallback_cost_scale") = TrackerSettings{}.fallback_cost_scale,
+           py::arg("fallback_spread") = TrackerSettings{}.fallback_spread,
            py::arg("track_node_cost") = TrackerSettings{}.track_node_cost,
            py::arg("track_repulsion") = TrackerSettings{}.track_repulsion, py::arg("method") = "gaec+klj")
       .def(

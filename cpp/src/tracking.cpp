@@ -106,6 +106,8 @@ void validate(const TrackerSettings& s) {
     throw std::invalid_argument("min_person_size must be finite and > 0");
   if (std::isnan(s.max_normalized_distance) || s.max_normalized_distance <= 0.0)
     throw std::invalid_argument("max_normalized_distance must be > 0 (may be infinite)");
+  if (!std::isfinite(s.fallback_spread) || s.fallback_spread < 0.0)
+    throw std::invalid_argument("fallback_spread must be finite and >= 0, got " + std::to_string(s.fallback_spread));
   if (!(s.fallback_cost_scale >= 0.0 && s.fallback_cost_scale <= 1.0))
     throw std::invalid_argument("fallback_cost_scale must be in [0, 1], got " + std::to_string(s.fallback_cost_scale));
   if (!std::isfinite(s.track_node_cost) || s.track_node_cost >= 0.0)
@@ -195,6 +197,17 @@ std::vector<TemporalCandidate> temporal_candidates(const std::vector<Track>& tra
       any = true;
     }
     if (!any) continue;
+    // Fallback edges all measure one thing, that a person is near the track, once per joint
+    // the track lacks: their evidence is shared among those joints so that a person showing
+    // many of them does not outweigh one whose joints match the track's own.
+    Index lacking = 0;
+    for (Index j = 0; j < J; ++j) lacking += gaps[sz(j)] == 0 ? 1 : 0;
+    const double fallback_scale =
+        lacking > 0 ? settings.fallback_cost_scale / static_cast<double>(lacking) : 0.0;
+    // Two joints of one person lie up to a person size apart: a track seen in part measures a
+    // detection against another joint with at least fallback_spread sizes of spread.
+    const double fallback_spread =
+        tr.size_measured ? spread : std::max(spread, settings.fallback_spread * size);
     for (Index j = 0; j < J; ++j) {
       const bool own = gaps[sz(j)] > 0;
       if (!own && settings.fallback_cost_scale <= 0.0) continue;
@@ -212,10 +225,12 @@ std::vector<TemporalCandidate> temporal_candidates(const std::vector<Track>& tra
             }
           }
         }
-        TemporalFeatures f = temporal_features(x - px[sz(k)], y - py[sz(k)], size, gaps[sz(k)], spread);
+        TemporalFeatures f = temporal_features(x - px[sz(k)], y - py[sz(k)], size, gaps[sz(k)],
+                                               own ? spread : fallback_spread);
         if (!(f[1] <= settings.max_normalized_distance)) continue;
         const double c = model.cost(f);
-        out.push_back({i, static_cast<Index>(t), f, own ? c : settings.fallback_cost_scale * std::min(c, 0.0), !own});
+        if (!own && !(c < 0.0)) continue;  // a fallback edge of cost 0 changes no objective
+        out.push_back({i, static_cast<Index>(t), f, own ? c : fallback_scale * c, !own});
       }
     }
   }
@@ -410,12 +425,15 @@ void Tracker::apply(std::int64_t frame, const FrameDetections& dets, const std::
       }
       vx /= static_cast<double>(nv);
       vy /= static_cast<double>(nv);
+      // A displacement measured on fewer than half of the joints counts in proportion (a
+      // person entering the image, seen in part: one joint's noise would be taken for motion).
+      const double w = std::min(1.0, 2.0 * static_cast<double>(nv) / static_cast<double>(J));
       if (tr.has_velocity) {
-        tr.vx = a_v * vx + (1.0 - a_v) * tr.vx;
-        tr.vy = a_v * vy + (1.0 - a_v) * tr.vy;
+        tr.vx = w * a_v * vx + (1.0 - w * a_v) * tr.vx;
+        tr.vy = w * a_v * vy + (1.0 - w * a_v) * tr.vy;
       } else {
-        tr.vx = vx;
-        tr.vy = vy;
+        tr.vx = w * vx;
+        tr.vy = w * vy;
         tr.has_velocity = true;
       }
     }

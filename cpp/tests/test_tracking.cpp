@@ -386,6 +386,50 @@ ARTTRACK_TEST(fallback_edges_link_joints_the_track_never_showed) {
   }
 }
 
+// A person entering the image from the left, joint by joint: first only joint 0, then only
+// joint 1 (60 px below; joint 0 missed by the detector), then all three joints. The track has
+// never shown joint 1 when it appears, so only a fallback edge, measured against joint 0, can
+// link it. Hand-computed with the default model (cost = q/2 - 5 + log(g)/2) and the default
+// settings: the track's size is the borrowed default 100 and its spread 0.15 * 100 = 15 px.
+// Frame 1: d = |(10, 160) - (5, 100)| = sqrt(3625) = 60.2 px. Against the spread alone,
+// q = 3625 / 15^2 = 16.1 and cost = +3.06, no attraction, a new track; the track is seen in
+// part, so against the fallback spread max(15, 0.3 * 100) = 30 px: q = 4.03, cost = -2.99,
+// shared by the 2 joints the track lacks: -1.49, attractive, so the same track continues.
+// Frame 2: joints 0 and 1 are the track's own (costs about -4.4 and -4.9; its size is now
+// measured, 60.2); joint 2, 60.2 px from joint 1, beyond 3.2 spreads, gets no fallback edge
+// and follows the other two by the spatial edges: all three stay with track 0.
+ARTTRACK_TEST(person_entering_joint_by_joint_keeps_one_id) {
+  Tracker tr(settings(), TemporalModel::default_model());
+  FrameDetections d0;
+  d0.joint = {0};
+  d0.xy = {5, 100};
+  d0.score = {0.9};
+  CHECK(tr.step(0, d0).track_id == std::vector<std::int64_t>({0}));
+  FrameDetections d1;
+  d1.joint = {1};
+  d1.xy = {10, 160};
+  d1.score = {0.9};
+  const auto c1 = tr.candidates(1, d1);
+  CHECK(tr.step(1, d1).track_id == std::vector<std::int64_t>({0}));
+  CHECK(c1.size() == 1u);
+  CHECK(c1[0].fallback);
+  CHECK_NEAR(c1[0].features[5], 3625.0 / 900.0, 1e-9);
+  CHECK_NEAR(c1[0].cost, 0.5 * (3625.0 / 1800.0 - 5.0), 1e-9);
+  FrameDetections d2;
+  for (std::int64_t j = 0; j < kJ; ++j) {
+    d2.joint.push_back(j);
+    d2.xy.push_back(15.0);
+    d2.xy.push_back(100.0 + 60.0 * static_cast<double>(j));
+    d2.score.push_back(0.9);
+  }
+  d2.edges = {{0, 1}, {1, 2}};
+  d2.edge_cost = {-20.0, -20.0};
+  const auto r2 = tr.step(2, d2);
+  CHECK(r2.track_id == std::vector<std::int64_t>({0, 0, 0}));
+  CHECK(r2.created.empty());
+  CHECK(tr.next_id() == 1);
+}
+
 ARTTRACK_TEST(retirement) {
   Tracker tr(settings(2), TemporalModel::default_model());
   FrameDetections d;

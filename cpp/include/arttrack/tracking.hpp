@@ -17,9 +17,18 @@
 // A track that has no remembered position of joint j (e.g. a person who entered the image
 // with only a few joints visible) links a detection of joint j through a *fallback* edge:
 // the features are computed against the track's remembered joint (of any type) nearest to
-// the detection, and the cost is fallback_cost_scale * min(cost, 0): attractive when the
-// detection is close to the track, never repulsive (a track that never showed joint j gives no
-// evidence against a detection of j). fallback_cost_scale = 0 disables fallback edges.
+// the detection, and the cost is (fallback_cost_scale / L) * cost, L the number of joints the
+// track lacks, when cost < 0; there is no fallback edge otherwise: attractive when the
+// detection is close to the track, never repulsive (a track that never showed joint j gives
+// no evidence against a detection of j). All fallback edges of a track measure one thing, that
+// a person is near it, so their evidence is shared among the joints it lacks: a person showing
+// many of them near a partly seen track cannot outweigh the person whose joints match the
+// track's own. For a track seen in part (size not measured yet, e.g. entering the image) the
+// spread is at least fallback_spread * size: its few remembered joints lie up to a person size
+// from the ones it shows next, which the fallback edges alone must link. (A measured track
+// lacks few joints and links by its own; widening its fallback edges as well gained little on
+// the crossings benchmark and cost half the tracker's time.) fallback_cost_scale = 0 disables
+// fallback edges.
 //
 // After solving, a cluster that contains a track super-node continues that track; a cluster
 // of new detections only starts a new track (fresh id, ids assigned in order of the
@@ -37,10 +46,12 @@
 // (an alpha filter against the detector's noise; 1 keeps the raw detection), else the raw
 // detection. Its velocity is the mean per-frame displacement of the joints seen in both of its
 // latest observations (from the remembered to the raw position), exponentially smoothed
-// (velocity_smoothing). Its *spread* is the scale (px per coordinate) of its prediction error:
-// the root of an exponential average (spread_smoothing) of the mean squared innovation
-// (detection - predicted, per coordinate, over the joints seen again), floored at
-// min_spread * size; a new track starts at initial_spread * size. The spread adapts the costs
+// (velocity_smoothing); a displacement measured on n < J/2 joints weighs 2n/J of a full one
+// (the first one too, against a zero velocity), as one joint's noise of a person entering the
+// image would otherwise be taken for motion. Its *spread* is the scale (px per coordinate) of
+// its prediction error: the root of an exponential average (spread_smoothing) of the mean
+// squared innovation (detection - predicted, per coordinate, over the joints seen again),
+// floored at min_spread * size; a new track starts at initial_spread * size. The spread adapts the costs
 // to the detector's noise and the person's motion, which one fixed scale in person sizes cannot.
 //
 // Temporal features of a (detection, track, joint j) pair, in this order
@@ -111,7 +122,8 @@ struct TrackerSettings {
   double default_person_size = 100.0;       // size of a track seen with fewer than 2 joints
   double min_person_size = 1.0;             // lower bound of the size used in the features
   double max_normalized_distance = 3.0;     // gate: no temporal edge beyond this r
-  double fallback_cost_scale = 0.5;         // [0, 1], see the file comment
+  double fallback_cost_scale = 1.0;         // [0, 1], see the file comment
+  double fallback_spread = 0.3;             // >= 0, in person sizes, tracks seen in part, see above
   double track_node_cost = -1.0e6;          // < 0: track super-nodes always active
   double track_repulsion = 1.0e6;           // > 0: tracks never merge
   PartitionSettings partition{};

@@ -13,7 +13,12 @@ spatial grouping, :func:`arttrack.postprocess.partition`, in the C++ core):
   super-nodes, so tracks never merge. A track that never showed joint ``j`` (a person
   entering the image with a few joints visible) links detections of ``j`` by *fallback*
   edges computed against its nearest remembered joint, with cost
-  ``fallback_cost_scale * min(cost, 0)``: attractive when close, never repulsive.
+  ``fallback_cost_scale / L * cost``, ``L`` the number of joints the track lacks, where
+  ``cost < 0`` (no edge elsewhere): attractive when close, never repulsive, and shared among
+  the lacking joints, so that a person showing many of them cannot outbid the one whose
+  joints match the track's own. A track seen in part (size not measured yet) measures them
+  with at least ``fallback_spread`` person sizes of spread: its few joints lie up to a
+  person size from the ones it shows next.
 
 A cluster containing a track super-node continues that track; a cluster of new detections
 only starts a new track; suppressed detections get no track (``-1``). A track unseen for
@@ -38,7 +43,8 @@ costs to the detector's noise. ``p(same) = sigmoid(w . f)``, cost ``log((1-p)/p)
 ``p`` clipped to ``[1e-7, 1 - 1e-7]``. The remembered position of a joint seen again is
 filtered, ``predicted + position_smoothing * (xy - predicted)``; the velocity is the mean
 per-frame displacement of the joints seen in both of a track's latest observations,
-exponentially smoothed.
+exponentially smoothed; one measured on ``n`` of fewer than half of the ``J`` joints weighs
+``2n / J`` of a full one (a person entering the image, against the noise of a few joints).
 
 Whole people from any pose estimator (``(P, J, 3)`` arrays, x, y, score, NaN for a missing
 joint) are fed as detections whose joints are bound together by strongly attractive
@@ -276,8 +282,8 @@ class Tracker:
 
     def __init__(self, num_joints: int, model: TemporalModel | None = None, max_gap: int = 5,
                  use_velocity: bool | None = None, method: Literal["gaec", "gaec+klj"] = "gaec+klj",
-                 max_normalized_distance: float = 3.0, fallback_cost_scale: float = 0.5,
-                 default_person_size: float = 100.0,
+                 max_normalized_distance: float = 3.0, fallback_cost_scale: float = 1.0,
+                 fallback_spread: float = 0.3, default_person_size: float = 100.0,
                  velocity_smoothing: float = 0.3, size_smoothing: float = 0.5,
                  position_smoothing: float = 0.5, spread_smoothing: float = 0.3,
                  initial_spread: float = 0.15, min_spread: float = 0.05) -> None:
@@ -290,7 +296,8 @@ class Tracker:
             spread_smoothing=float(spread_smoothing), initial_spread=float(initial_spread),
             min_spread=float(min_spread), default_person_size=float(default_person_size),
             max_normalized_distance=float(max_normalized_distance),
-            fallback_cost_scale=float(fallback_cost_scale), method=method)
+            fallback_cost_scale=float(fallback_cost_scale), fallback_spread=float(fallback_spread),
+            method=method)
         self.num_joints = int(num_joints)
         self.max_gap = int(max_gap)
         self.method = method
