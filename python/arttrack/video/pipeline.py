@@ -157,10 +157,6 @@ class OutputDir:
         """The final paths of the outputs (json, video, one per export format)."""
         return {k: self.folder / n for k, n in self.names.items()}
 
-    def complete(self) -> bool:
-        """Whether a finished run left every planned output."""
-        return all(p.exists() for p in self.paths.values())
-
     def check(self, overwrite: bool) -> None:
         """InputError when the folder exists (unless ``overwrite``) or is not a folder."""
         if self.folder.exists() or self.folder.is_symlink():
