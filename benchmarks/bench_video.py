@@ -8,12 +8,15 @@ post-processing, tracking, drawing, writing) with each backend, against the netw
 
 For every backend (MindSpore GRAPH mode, and ONNX Runtime when installed) it runs the
 pipeline once to warm up (compilation, export), then ``--repeats`` times on a synthetic
-clip of ``--frames`` frames, and times ``Predictor.maps`` alone on the same decoded frames
-in the same batches. Prints medians, frames/s and the ratios (ONNX Runtime end to end over
-MindSpore end to end; end to end over the network alone). Asserts nothing.
+clip of ``--frames`` frames, and times the pipeline's network stage alone
+(``NetworkStage``: the same decoded frames, batches and workers, nothing after it). Prints
+medians, frames/s and the ratios (ONNX Runtime end to end over MindSpore end to end; end
+to end over the network alone). Asserts nothing.
 
-The ONNX Runtime backend overlaps the next batch's network call with the current batch's
-post-processing, tracking and writing (the decoder already runs in its own thread).
+With ONNX Runtime the network runs one single-threaded batch per core in worker threads
+(``arttrack.video.model.network_workers``) while the caller post-processes, tracks and
+writes the batches already done (the decoder runs in its own thread); the bench also times
+one call at a time on all cores, the other way to spend the cores.
 
 ``--random CONFIG`` times a randomly initialised network of that config instead (with
 ``benchmarks/bench_tracking.py``'s uninformative spatial model), for when the real weights
@@ -71,7 +74,7 @@ def main(argv=None) -> int:
     ms.set_device("CPU")
     from arttrack.video import pipeline
     from arttrack.video.demo import DEMO_SIZE, demo_dir
-    from arttrack.video.model import TrackingModel
+    from arttrack.video.model import TrackingModel, network_workers
     from arttrack.video.source import open_source
     from arttrack.inference.backends import onnxruntime_available
     from arttrack.inference import Predictor
@@ -97,26 +100,31 @@ def main(argv=None) -> int:
 
     stats = load_pairwise_stats(folder / doc["pairwise_stats"]) if doc.get("pairwise_stats") else None
     cap = cv2.VideoCapture(str(video))
-    frames = []
+    frames = []  # decoded BGR frames, as the pipeline's network stage receives them
     while True:
         ok, f = cap.read()
         if not ok:
             break
-        frames.append(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
+        frames.append(f)
     cap.release()
     print(f"model {doc['name']}, clip {size[0]}x{size[1]}, {len(frames)} frames, batch "
           f"{args.batch_size}, {args.repeats} timed runs after one warm-up")
     backends = ["mindspore"] + (["onnxruntime"] if onnxruntime_available() else [])
     rows = {}
     for b in backends:
+        # the network as the pipeline runs it (video.model.network_workers): ONNX Runtime
+        # one single-threaded batch per core, MindSpore one batch at a time
+        workers, per_batch = network_workers(b)
         pred = Predictor.from_checkpoint(folder / doc["checkpoint"], mode="graph",
                                          batch_size=args.batch_size, pairwise_stats=stats, backend=b)
+        if per_batch is not None:
+            pred.onnx_net.threads = per_batch
         if args.det_min_score is not None:
             import dataclasses
 
             pred.settings = dataclasses.replace(pred.settings, det_min_score=args.det_min_score)
 
-        model = TrackingModel(pred, spatial, None, 1.0, {})
+        model = TrackingModel(pred, spatial, None, 1.0, {}, workers)
         settings = pipeline.RunSettings(batch_size=args.batch_size, overwrite=True)
 
         last: list = []
@@ -125,15 +133,25 @@ def main(argv=None) -> int:
             last[:] = [pipeline.run(open_source(str(video)), model, tmp / f"out_{b}", settings,
                                     progress=False)]
 
-        def network() -> None:
-            for i in range(0, len(frames), args.batch_size):
-                chunk = frames[i:i + args.batch_size]
-                if len(chunk) < args.batch_size:  # as the pipeline pads the last batch
-                    chunk = chunk + [chunk[-1]] * (args.batch_size - len(chunk))
-                pred.maps(chunk)
+        def network() -> None:  # the pipeline's network stage alone: same batches, workers
+            stage = pipeline.NetworkStage(pred, args.batch_size, 1.0, {"network": 0.0}, workers)
+            for _ in stage(iter(enumerate(frames))):
+                pass
 
+        cases = [("end to end", end_to_end), ("network alone", network)]
+        if per_batch is not None:  # and one call at a time on all cores, for comparison
+            pred_all = Predictor.from_checkpoint(folder / doc["checkpoint"], mode="graph",
+                                                 batch_size=args.batch_size, pairwise_stats=stats,
+                                                 backend=b)
+
+            def network_one_call() -> None:
+                stage = pipeline.NetworkStage(pred_all, args.batch_size, 1.0, {"network": 0.0}, 1)
+                for _ in stage(iter(enumerate(frames))):
+                    pass
+
+            cases.append(("network, one call on all cores", network_one_call))
         times = {}
-        for name, fn in (("end to end", end_to_end), ("network alone", network)):
+        for name, fn in cases:
             fn()  # warm-up: compile / export
             ts = []
             for _ in range(args.repeats):
@@ -144,8 +162,12 @@ def main(argv=None) -> int:
         rows[b] = times
         print(f"{b:12s} last run: {last[0].summary()}")
         print(f"{b:12s} end to end {len(frames) / times['end to end']:6.2f} frames/s   "
-              f"network alone {len(frames) / times['network alone']:6.2f} frames/s   "
-              f"end to end / network alone: {times['network alone'] / times['end to end']:.2f}")
+              f"network alone {len(frames) / times['network alone']:6.2f} frames/s ({workers} "
+              f"worker(s))   end to end / network alone: "
+              f"{times['network alone'] / times['end to end']:.2f}")
+        if "network, one call on all cores" in times:
+            print(f"{'':12s} network, one call at a time on all cores "
+                  f"{len(frames) / times['network, one call on all cores']:6.2f} frames/s")
     if "onnxruntime" in rows:
         r = rows["mindspore"]["end to end"] / rows["onnxruntime"]["end to end"]
         print(f"ONNX Runtime end to end: {r:.2f}x MindSpore end to end; "

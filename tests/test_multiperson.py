@@ -699,3 +699,44 @@ def test_synthetic_model_on_real_video_warns_once(env, tmp_path, capsys):
     assert rc == 0, err
     warn = [ln for ln in err.splitlines() if "warning" in ln]
     assert len(warn) == 1 and "synthetic figures only" in warn[0] and "meaningless" in warn[0]
+
+
+def test_network_stage_workers_keep_the_frame_order():
+    """With several workers the batches come back in the order of the frames, whole, the
+    last one short; a worker's error reaches the caller; the busy time is summed."""
+    import threading
+    import time as _time
+
+    from arttrack.video.pipeline import NetworkStage
+
+    class SlowNet:  # stands in for a Predictor: maps = the frames' first pixel values
+        def __init__(self):
+            self.active, self.most = 0, 0
+            self.lock = threading.Lock()
+
+        def maps(self, imgs):
+            with self.lock:
+                self.active += 1
+                self.most = max(self.most, self.active)
+            _time.sleep(0.02 * (1 + int(imgs[0][0, 0, 0]) % 3))  # batches finish out of order
+            with self.lock:
+                self.active -= 1
+            return [int(im[0, 0, 0]) for im in imgs]
+
+    frames = [(i, np.full((2, 2, 3), i, np.uint8)) for i in range(11)]
+    net, timer = SlowNet(), {"network": 0.0}
+    batches = list(NetworkStage(net, 3, 1.0, timer, workers=3)(iter(frames)))
+    assert [[fi for fi, _ in b.frames] for b in batches] == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 10]]
+    assert [b.maps for b in batches] == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 10]]
+    assert net.most > 1 and timer["network"] > 0  # the calls overlapped
+    seq = list(NetworkStage(SlowNet(), 3, 1.0, {"network": 0.0}, workers=1)(iter(frames)))
+    assert [b.maps for b in seq] == [b.maps for b in batches]
+
+    class Broken(SlowNet):
+        def maps(self, imgs):
+            if int(imgs[0][0, 0, 0]) == 6:
+                raise RuntimeError("the network failed")
+            return super().maps(imgs)
+
+    with pytest.raises(RuntimeError, match="the network failed"):
+        list(NetworkStage(Broken(), 3, 1.0, {"network": 0.0}, workers=2)(iter(frames)))

@@ -20,6 +20,7 @@ import hashlib
 import importlib.util
 import json
 import logging
+import threading
 from pathlib import Path
 from typing import Any, Optional
 
@@ -92,6 +93,9 @@ class OnnxRuntimeNet:
         self.folder = Path(cache_dir) / network_digest(net)
         self.threads = threads
         self._sessions: dict[tuple[int, int, int], Any] = {}
+        # several network workers may call at once (one session serves them all; its run()
+        # is thread-safe), but only one exports and opens a session for a new shape
+        self._lock = threading.Lock()
         self.exports = 0  # exports made by this object (0 when every shape was cached)
 
     def model_path(self, n: int, h: int, w: int) -> Path:
@@ -99,25 +103,30 @@ class OnnxRuntimeNet:
 
     def _session(self, n: int, h: int, w: int):
         key = (n, h, w)
-        if key not in self._sessions:
-            import onnxruntime as ort
+        with self._lock:
+            return self._sessions[key] if key in self._sessions else self._open(key)
 
-            path = self.model_path(n, h, w)
-            if not path.is_file():
-                from arttrack.deploy.export import export_model
+    def _open(self, key: tuple[int, int, int]):
+        """Export (once per shape, into the cache) and open the session of ``key``."""
+        import onnxruntime as ort
 
-                log.info("exporting the network to %s for ONNX Runtime (once per input size)", path)
-                export_model(self.net, "ONNX", h, w, path, batch=n, verify=True)
-                self.exports += 1
-            opts = ort.SessionOptions()
-            if self.threads:
-                opts.intra_op_num_threads = int(self.threads)
-            # Idle worker threads sleep instead of spinning: the post-processing thread and
-            # the decoder share the cores (ResNet-101 at 1280x720: 1.04 s against 1.15 s a
-            # frame alone, 2.3 s against 2.9 s beside another busy process, on 2 cores)
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            self._sessions[key] = ort.InferenceSession(str(path), sess_options=opts,
-                                                       providers=["CPUExecutionProvider"])
+        n, h, w = key
+        path = self.model_path(n, h, w)
+        if not path.is_file():
+            from arttrack.deploy.export import export_model
+
+            log.info("exporting the network to %s for ONNX Runtime (once per input size)", path)
+            export_model(self.net, "ONNX", h, w, path, batch=n, verify=True)
+            self.exports += 1
+        opts = ort.SessionOptions()
+        if self.threads:
+            opts.intra_op_num_threads = int(self.threads)
+        # Idle worker threads sleep instead of spinning: the post-processing thread and
+        # the decoder share the cores (ResNet-101 at 1280x720: 1.04 s against 1.15 s a
+        # frame alone, 2.3 s against 2.9 s beside another busy process, on 2 cores)
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._sessions[key] = ort.InferenceSession(str(path), sess_options=opts,
+                                                   providers=["CPUExecutionProvider"])
         return self._sessions[key]
 
     def __call__(self, batch: np.ndarray) -> dict[str, np.ndarray]:

@@ -8,10 +8,11 @@ section 3)::
                      ONNX Runtime)    detections)     tracking)        fixed delay)      <stem>_pose.mp4)
 
 :func:`run` wires them for one :class:`~arttrack.video.source.FrameSource`. Decoding runs
-in a reader thread ahead of the network; with ONNX Runtime (which releases the GIL) the
-next batch's network call runs while this batch is parsed, linked and written, so on two
-cores the frame rate approaches the network's alone. The time of every stage is in the
-result's summary.
+in a reader thread ahead of the network; with ONNX Runtime (which releases the GIL) one
+single-threaded network call per core runs in worker threads while the caller parses,
+links and writes the batches already done, so the frame rate approaches the network's
+alone. The time of every stage is in the result's summary (the network's summed over its
+workers).
 
 Outputs (one folder per video, :class:`OutputDir`): ``<out_dir>/<stem>/`` holding
 
@@ -31,9 +32,11 @@ leaves the earlier outputs (if any) as they were and no staging folder behind.
 
 from __future__ import annotations
 
+import collections
 import math
 import os
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,14 +221,21 @@ class Batch:
 
 class NetworkStage:
     """Frames in, maps out: batches of ``batch_size`` frames (RGB, resized by ``scale``)
-    through ``predictor.maps``. In MindSpore's graph mode a short last batch is padded
-    with copies of its last frame, so the whole video runs one compiled shape."""
+    through ``predictor.maps``, in order. With ``workers`` > 1 (ONNX Runtime, one
+    single-threaded call per core: :func:`arttrack.video.model.network_workers`) that many
+    batches run at once in worker threads while the caller parses, links and writes the
+    previous ones. In MindSpore's graph mode a short last batch is padded with copies of
+    its last frame, so the whole video runs one compiled shape. ``timer["network"]`` sums
+    the workers' busy time."""
 
-    def __init__(self, predictor: Any, batch_size: int, scale: float, timer: dict) -> None:
+    def __init__(self, predictor: Any, batch_size: int, scale: float, timer: dict,
+                 workers: int = 1) -> None:
         if not (scale > 0 and math.isfinite(scale)):
             raise InputError(f"--scale must be positive, got {scale}")
         self.predictor, self.batch_size, self.scale, self.timer = predictor, batch_size, scale, timer
+        self.workers = max(1, int(workers))
         self.fixed_shape = getattr(predictor, "mode", "") == "graph"
+        self._timer_lock = threading.Lock()
 
     def run(self, pending: list) -> Batch:
         import cv2
@@ -242,18 +252,41 @@ class NetworkStage:
         if self.fixed_shape and len(imgs) < self.batch_size:
             imgs = imgs + [imgs[-1]] * (self.batch_size - len(imgs))
         maps = self.predictor.maps(imgs)[:len(pending)]
-        self.timer["network"] += time.perf_counter() - t0
+        with self._timer_lock:
+            self.timer["network"] += time.perf_counter() - t0
         return Batch(pending, maps, ratio)
 
-    def __call__(self, frames: Iterator[tuple[int, np.ndarray]]) -> Iterator[Batch]:
+    def _chunks(self, frames: Iterator[tuple[int, np.ndarray]]) -> Iterator[list]:
         pending: list = []
         for item in frames:
             pending.append(item)
             if len(pending) >= self.batch_size:
-                yield self.run(pending)
+                yield pending
                 pending = []
         if pending:
-            yield self.run(pending)
+            yield pending
+
+    def __call__(self, frames: Iterator[tuple[int, np.ndarray]]) -> Iterator[Batch]:
+        if self.workers == 1:
+            for chunk in self._chunks(frames):
+                yield self.run(chunk)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        # `workers` batches in flight while the caller handles the oldest finished one; on
+        # an error or an interrupt the pool finishes the calls under way and stops
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="arttrack-network") as pool:
+            inflight: collections.deque = collections.deque()
+            try:
+                for chunk in self._chunks(frames):
+                    inflight.append(pool.submit(self.run, chunk))
+                    if len(inflight) > self.workers:
+                        yield inflight.popleft().result()
+                while inflight:
+                    yield inflight.popleft().result()
+            finally:
+                for f in inflight:
+                    f.cancel()
 
 
 class ParseStage:
@@ -353,7 +386,8 @@ def run(source: FrameSource, model: Any, out_dir: Path, settings: RunSettings = 
     video = None
     try:
         output.open()  # inside the try: an interrupt right after it still removes it
-        network = NetworkStage(predictor, s.batch_size, model.scale, timer)
+        network = NetworkStage(predictor, s.batch_size, model.scale, timer,
+                               getattr(model, "network_workers", 1))
         parse = ParseStage(model.spatial, psettings)
         linker = PeopleLinker(nj, s.tracker, model=model.temporal, max_gap=s.max_gap,
                               min_joints=psettings.min_joints,
@@ -373,12 +407,9 @@ def run(source: FrameSource, model: Any, out_dir: Path, settings: RunSettings = 
                 if video is not None:
                     video.write(fr)
 
-        frames = prefetch(source.frames(s.start, s.max_frames), 2 * s.batch_size, timer, "read")
+        frames = prefetch(source.frames(s.start, s.max_frames),
+                          2 * s.batch_size * network.workers, timer, "read")
         batches = network(frames)
-        if getattr(predictor, "backend", "mindspore") == "onnxruntime":
-            # ONNX Runtime releases the GIL: the next batch runs while this one is parsed,
-            # linked and written (MindSpore's graph calls stay on this thread)
-            batches = prefetch(batches, 1, timer, None)
         bar = tqdm(total=_expected_frames(source, s), unit="frame", desc=source.stem,
                    disable=None if progress else True, dynamic_ncols=True, leave=False)
         try:
