@@ -1,7 +1,6 @@
 """Video -> frames: a video file, a folder of images or a glob as one :class:`FrameSource`
 (BGR uint8 frames, fps, size, expected frame count), and :func:`prefetch`, the thread that
-lets one stage run ahead of the next (decoding beside the network, the network beside the
-post-processing)."""
+decodes ahead of the network."""
 
 from __future__ import annotations
 
@@ -140,10 +139,10 @@ def _image_source(spec: str, stem: str, files: list[Path], fps: Optional[float])
     return FrameSource(spec, stem, "images", float(fps or 25.0), int(w), int(h), len(files), files)
 
 
-def prefetch(it: Iterator[Any], size: int, timer: dict, key: Optional[str]) -> Iterator[Any]:
-    """Run ``it`` in a background thread (decoding overlaps the network, the network the
-    post-processing); re-raises its exceptions here. ``timer[key]`` accumulates the
-    thread's time per item (None: the stage times itself)."""
+def prefetch(it: Iterator[Any], size: int, timer: dict, key: str) -> Iterator[Any]:
+    """Run ``it`` in a background thread, up to ``size`` items ahead (decoding overlaps the
+    network); re-raises its exceptions here. ``timer[key]`` accumulates the thread's time
+    per item."""
     q: queue.Queue = queue.Queue(maxsize=max(2, size))
     done = object()
     stop = threading.Event()
@@ -156,8 +155,7 @@ def prefetch(it: Iterator[Any], size: int, timer: dict, key: Optional[str]) -> I
                     item = next(it)
                 except StopIteration:
                     break
-                if key is not None:
-                    timer[key] += time.perf_counter() - t0
+                timer[key] += time.perf_counter() - t0
                 while not stop.is_set():
                     try:
                         q.put(("item", item), timeout=0.1)
