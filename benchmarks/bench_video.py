@@ -68,7 +68,6 @@ def main(argv=None) -> int:
                     help="detection threshold (default: the model's)")
     args = ap.parse_args(argv)
 
-    import cv2
     import mindspore as ms
 
     ms.set_device("CPU")
@@ -99,14 +98,8 @@ def main(argv=None) -> int:
     from arttrack.data.pairwise_stats import load_pairwise_stats
 
     stats = load_pairwise_stats(folder / doc["pairwise_stats"]) if doc.get("pairwise_stats") else None
-    cap = cv2.VideoCapture(str(video))
-    frames = []  # decoded BGR frames, as the pipeline's network stage receives them
-    while True:
-        ok, f = cap.read()
-        if not ok:
-            break
-        frames.append(f)
-    cap.release()
+    # decoded BGR frames, as the pipeline's network stage receives them
+    frames = [f for _, f in open_source(str(video)).frames()]
     print(f"model {doc['name']}, clip {size[0]}x{size[1]}, {len(frames)} frames, batch "
           f"{args.batch_size}, {args.repeats} timed runs after one warm-up")
     backends = ["mindspore"] + (["onnxruntime"] if onnxruntime_available() else [])
