@@ -981,6 +981,38 @@ def generate_clip(seed: RngLike, num_frames: int = 30,
     return SyntheticClip(frames=frames, people=people, fps=float(fps))
 
 
+#: walkers whose heights differ by less than this share (the same distance from the camera)
+#: ... cannot pass through each other: :func:`_walk_apart`
+SAME_DEPTH = 0.1
+#: ... they walk one behind the other this many heights apart
+WALK_APART = 0.5
+
+
+def _walk_apart(actors: list[_Actor], x0: float, vx: float, h: float,
+                num_frames: int) -> tuple[float, float]:
+    """Start and velocity of a walker so that it keeps :data:`WALK_APART` heights from every
+    earlier walker going its way at the same depth (heights within :data:`SAME_DEPTH`).
+
+    Two people at one distance from the camera cannot walk through each other, nor walk on
+    top of each other for a whole clip (the walkers all head for one meeting point); in the
+    image such a pair is one person drawn twice, which no tracker can separate. A walker
+    that would come closer than that walks behind the other one at its pace. Walkers at
+    different depths pass in front of or behind each other, which the clips are for. Draws
+    no random numbers: a clip without such a pair is unchanged."""
+    t = np.arange(max(int(num_frames), 1), dtype=np.float64)
+    for _ in range(len(actors) + 1):
+        near = next((b for b in actors
+                     if b.walking and b.vx * vx > 0
+                     and abs(b.height - h) < SAME_DEPTH * max(b.height, h)
+                     and np.abs(x0 + vx * t - (b.x0 + b.vx * t)).min()
+                     < WALK_APART * max(b.height, h) - 1e-9), None)
+        if near is None:
+            break
+        vx = near.vx
+        x0 = near.x0 - math.copysign(WALK_APART * max(near.height, h), vx)
+    return x0, vx
+
+
 def _clip_actors(rng: np.random.Generator, num_frames: int, cfg: SyntheticConfig,
                  fps: float) -> tuple[np.ndarray, list[_Actor]]:
     """The background and the people of a :func:`generate_clip` clip in ``cfg``'s frame:
@@ -1011,6 +1043,8 @@ def _clip_actors(rng: np.random.Generator, num_frames: int, cfg: SyntheticConfig
                 speed = float(np.clip(abs(x_meet - x0) / max(t_meet, 1.0), 0.02 * h, 0.07 * h))
             else:
                 x0 = x_meet - d * speed * t_meet + rng.uniform(-0.1, 0.1) * h
+            x0, speed = _walk_apart(actors, float(x0), d * speed, h, num_frames)
+            speed = abs(speed)
             actors.append(_Actor(
                 body=body, track_id=k, height=h, walking=True, x0=float(x0), y0=float(y0),
                 vx=float(d * speed), yaw=float(d * (math.pi / 2) + rng.uniform(-0.35, 0.35)),
