@@ -32,7 +32,10 @@ ratio by default; people entering the image (few joints) take at least the media
 the fully seen tracks, link the joints they show next by fallback edges shared among the
 joints the track lacks and widened to 0.3 person sizes, and take a velocity from few joints
 at a reduced weight. Hungarian matches whole people to the tracks' last poses by mean
-distance over their size.
+distance over their size. ``st+relink`` and ``hungarian+relink`` put the tracker's output
+through :class:`arttrack.tracking.TrackRelinker` (default settings, chosen on seed 7000), as
+the video pipeline and ``python -m arttrack.track`` do: young tracks re-linked with 4 frames
+of look-ahead.
 
 Ground truth for the scores: per frame, the people with at least one labelled joint (with
 ``--input visible`` too: a person hidden in full is a miss).
@@ -42,11 +45,12 @@ by the mean distance over the joints present in both (ground-truth joints withou
 Hungarian (``scipy.optimize.linear_sum_assignment``); a pair is allowed when it shares a joint
 and its mean distance is below ``--gate`` (default 0.5) times the ground-truth person's
 standing height (``SyntheticPerson.height``, 108-168 px here). Where two people overlap (at
-a crossing, or two walkers entering from one side at the same pace, which these clips
-produce), noise can make this matching itself swap them: the ``oracle`` method (the
-ground-truth ids, i.e. a perfect tracker) scores 0.007 / 0.13 / 0.34 switches per crossing at
-4 / 8 / 15 px on 100 clips of seed 7000, 0.012 / 0.044 / 0.18 on the 200 of seed 9100
-(``--input visible``: 0.075 / 0.20 / 0.59 and 0.021 / 0.16 / 0.60). ``--match input``
+a crossing, or one walker passing another), noise can make this matching itself swap
+them: the ``oracle`` method (the ground-truth ids, i.e. a perfect tracker) scores 0 / 0.010 /
+0.052 switches per crossing at 4 / 8 / 15 px on 100 clips of seed 7000, 0 / 0.009 / 0.063 on
+the 200 of seed 9100 (``--input visible``: 0 / 0.056 / 0.36 and 0 / 0.018 / 0.26). (Before
+the clip generator kept walkers of one depth apart, pairs of them drawn on top of each other
+for whole clips made most of the switches, the oracle's too.) ``--match input``
 matches by identity instead (each output person is one of the input people, found by its
 joints, whose ground truth is known),
 so only the trackers' own switches count (the oracle scores 0).
@@ -68,11 +72,13 @@ the vertical distance between the torso centres is below half the taller person'
 i.e. one passes in front of or behind the other. The order is tracked with a hysteresis of
 2 px (it changes only when the other side is reached by more than 2 px; frames in which one
 of the two is not listed keep the last order), so each pass counts once per pair.
-``idsw/x`` = switches per crossing; ``st/hu`` = st's switches over hungarian's.
+``idsw/x`` = switches per crossing; ``st/hungarian`` = st's switches over hungarian's (and
+``st+relink/hungarian``).
 
 Run:  python benchmarks/bench_crossings.py [--clips 200] [--frames 40] [--seed 9100]
           [--noise 4,8,15] [--drop 0.2] [--temporal builtin|demo|PATH]
-          [--methods st,hungarian,oracle] [--match distance|input] [--input labelled|visible]
+          [--methods st,st+relink,hungarian,hungarian+relink,oracle] [--match distance|input]
+          [--input labelled|visible]
 Nothing is asserted: this prints numbers.
 """
 
@@ -241,15 +247,26 @@ def score_clip(clip: GTClip, outputs: list, gate: float, window: int, inputs=Non
 
 
 def run_tracker(inputs: list[np.ndarray], nj: int, method: str, temporal, input_ids=None) -> list:
+    """Per frame (people, ids) of ``method``: ``st``, ``hungarian``, ``oracle`` or one of
+    the first two with ``+relink`` (its output through :class:`TrackRelinker`, default
+    settings, as the video pipeline runs it)."""
+    from arttrack.tracking import TrackRelinker
     from arttrack.tracking.linker import FrameDetections, PeopleLinker
 
     if method == "oracle":  # the ground-truth ids: what the scoring counts for a perfect tracker
         return list(zip(inputs, input_ids))
-    linker = PeopleLinker(nj, method, model=temporal)
+    base, relink = method.removesuffix("+relink"), method.endswith("+relink")
+    linker = PeopleLinker(nj, base, model=temporal)
+    relinker = TrackRelinker(nj) if relink else None
     outs = []
     for t, p in enumerate(inputs):
         people, ids = linker.step(t, FrameDetections.from_people(p.reshape(-1, nj, 3)))
-        outs.append((people, ids))
+        if relinker is None:
+            outs.append((people, ids))
+        else:
+            outs += [(r.people, r.ids) for r in relinker.push(t, people, ids)]
+    if relinker is not None:
+        outs += [(r.people, r.ids) for r in relinker.finish()]
     return outs
 
 
@@ -280,8 +297,10 @@ def main(argv=None) -> int:
     p.add_argument("--temporal", default="builtin",
                    help="st temporal model: builtin (PeopleLinker's default), demo (the demo "
                         "model's temporal.npz) or a .npz path")
-    p.add_argument("--methods", default="st,hungarian",
-                   help="trackers, of st, hungarian and oracle (the ground-truth ids)")
+    p.add_argument("--methods", default="st,st+relink,hungarian",
+                   help="trackers, of st, hungarian, oracle (the ground-truth ids) and "
+                        "st+relink, hungarian+relink (then TrackRelinker, as the video "
+                        "pipeline runs them)")
     p.add_argument("--input", choices=("labelled", "visible"), default="labelled",
                    help="joints fed to the trackers: all labelled ones (default) or only the "
                         "visible ones (visibility 2)")
@@ -305,7 +324,7 @@ def main(argv=None) -> int:
           f"gate {args.gate} x height, temporal model {args.temporal}, {args.input} joints in, "
           f"matching by {args.match}; "
           f"clips drawn in {t_gen:.1f} s")
-    hdr = (f"{'sigma':>5} {'tracker':>9} {'idsw':>5} {'near':>5} {'part':>5} {'cross':>5} {'idsw/x':>7} "
+    hdr = (f"{'sigma':>5} {'tracker':>16} {'idsw':>5} {'near':>5} {'part':>5} {'cross':>5} {'idsw/x':>7} "
            f"{'miss':>5} {'fp':>5} {'gt':>6} {'MOTA':>6} {'tracks':>6} {'ids':>4} {'s':>6}")
     print(hdr)
     for sigma in sigmas:
@@ -325,13 +344,14 @@ def main(argv=None) -> int:
             res[m] = tot
             mota = 1.0 - (tot["miss"] + tot["fp"] + tot["idsw"]) / max(tot["gt"], 1)
             per = tot["idsw"] / n_cross if n_cross else float("nan")
-            print(f"{sigma:5g} {m:>9} {tot['idsw']:5d} {tot['near']:5d} {tot['part']:5d} {n_cross:5d} {per:7.3f} "
+            print(f"{sigma:5g} {m:>16} {tot['idsw']:5d} {tot['near']:5d} {tot['part']:5d} {n_cross:5d} {per:7.3f} "
                   f"{tot['miss']:5d} {tot['fp']:5d} {tot['gt']:6d} {mota:6.3f} "
                   f"{tot['tracks']:6d} {tot['ids']:4d} {dt:6.1f}")
-        if "st" in res and "hungarian" in res:
-            a, b = res["st"]["idsw"], res["hungarian"]["idsw"]
-            ratio = f"{a / b:.2f}" if b else ("n/a (hungarian 0)" if a else "1 (both 0)")
-            print(f"{'':5} {'st/hu':>9} {ratio}")
+        for m in ("st", "st+relink"):
+            if m in res and "hungarian" in res:
+                a, b = res[m]["idsw"], res["hungarian"]["idsw"]
+                ratio = f"{a / b:.2f}" if b else ("n/a (hungarian 0)" if a else "1 (both 0)")
+                print(f"{'':5} {m + '/hungarian':>16} {ratio}")
     print(f"total {time.perf_counter() - t0:.1f} s")
     return 0
 

@@ -1,8 +1,9 @@
 """Benchmark the video pipeline's per-frame work after the network: post-processing
 (:func:`arttrack.postprocess.pipeline.parse_frame`), tracking (the CLI's
-:class:`arttrack.tracking.linker.PeopleLinker`, ``st`` and ``hungarian``) and the CLI's track
-completion after ``st`` (:class:`arttrack.tracking.TrackSmoother`, default settings) against
-the number of people; optionally end-to-end frames/s of ``python -m arttrack.multiperson`` on CPU.
+:class:`arttrack.tracking.linker.PeopleLinker`, ``st`` and ``hungarian``) and what the CLI
+runs after ``st``: re-linking young tracks (:class:`arttrack.tracking.TrackRelinker`) and
+track completion (:class:`arttrack.tracking.TrackSmoother`), default settings, against the
+number of people; optionally end-to-end frames/s of ``python -m arttrack.multiperson`` on CPU.
 
 Frames come from ``make_frame`` of ``bench_postprocess.py`` (same folder): synthetic
 network outputs for COCO-17 at 60x80 cells (640x480 input). To make tracking real, every
@@ -58,7 +59,7 @@ def bench_people(bp, sizes, num_frames: int, hops: int | None = None) -> None:
     from arttrack.tracking.linker import FrameDetections, PeopleLinker
     from arttrack.video.pipeline import FILL_GAP, MIN_TRACK_FRAMES
     from arttrack.postprocess.pipeline import MultiPersonSettings, parse_frame
-    from arttrack.tracking import TrackSmoother
+    from arttrack.tracking import TrackRelinker, TrackSmoother
 
     spatial = bp.spatial_model(hops)
     settings = MultiPersonSettings()
@@ -66,11 +67,12 @@ def bench_people(bp, sizes, num_frames: int, hops: int | None = None) -> None:
     print(f"per frame, medians over {num_frames - 1} frames (60x80 cells, COCO-17, "
           f"{len(spatial.pairs)} joint pairs), ms")
     print(f"{'people':>6} {'dets':>6} {'edges':>7} {'parse':>8} {'track st':>9} {'track hu':>9} "
-          f"{'smooth':>7} {'total st':>9} {'found':>6} {'tracks':>6}")
+          f"{'relink':>7} {'smooth':>7} {'total st':>9} {'found':>6} {'tracks':>6}")
     for n in sizes:
         st, hu = PeopleLinker(j, "st"), PeopleLinker(j, "hungarian")
-        sm = TrackSmoother(j, FILL_GAP, MIN_TRACK_FRAMES)
-        t_parse, t_st, t_hu, t_sm, dets_n, edges_n, found = [], [], [], [], [], [], []
+        rl, sm = TrackRelinker(j), TrackSmoother(j, FILL_GAP, MIN_TRACK_FRAMES)
+        t_parse, t_st, t_hu, t_rl, t_sm = [], [], [], [], []
+        dets_n, edges_n, found = [], [], []
         for t, (part, locref, pw) in enumerate(frame_sequence(bp, n, num_frames)):
             t0 = time.perf_counter()
             parse = parse_frame(part, locref, pw, spatial, settings)
@@ -80,21 +82,25 @@ def bench_people(bp, sizes, num_frames: int, hops: int | None = None) -> None:
             t2 = time.perf_counter()
             hu.step(t, dets)
             t3 = time.perf_counter()
-            sm.push(t, people, ids)
+            final = rl.push(t, people, ids)
             t4 = time.perf_counter()
+            for r in final:
+                sm.push(r.frame, r.people, r.ids)
+            t5 = time.perf_counter()
             if t == 0:
                 continue
             t_parse.append(t1 - t0)
             t_st.append(t2 - t1)
             t_hu.append(t3 - t2)
-            t_sm.append(t4 - t3)
+            t_rl.append(t4 - t3)
+            t_sm.append(t5 - t4)
             dets_n.append(len(dets.joint))
             edges_n.append(len(dets.edge_cost))
             found.append(len(people))
         m = statistics.median
         print(f"{n:6d} {m(dets_n):6.0f} {m(edges_n):7.0f} {1e3 * m(t_parse):8.2f} "
-              f"{1e3 * m(t_st):9.2f} {1e3 * m(t_hu):9.2f} {1e3 * m(t_sm):7.2f} "
-              f"{1e3 * (m(t_parse) + m(t_st) + m(t_sm)):9.2f} "
+              f"{1e3 * m(t_st):9.2f} {1e3 * m(t_hu):9.2f} {1e3 * m(t_rl):7.2f} {1e3 * m(t_sm):7.2f} "
+              f"{1e3 * (m(t_parse) + m(t_st) + m(t_rl) + m(t_sm)):9.2f} "
               f"{m(found):6.0f} {st.num_tracks:6d}")
 
 

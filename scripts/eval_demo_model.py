@@ -149,6 +149,9 @@ def main(argv=None) -> int:
                     help="TrackSmoother gap filling (default: the CLI's, arttrack.video.pipeline.FILL_GAP)")
     ap.add_argument("--min-track-frames", type=int, default=None,
                     help="TrackSmoother short-track removal (default: the CLI's)")
+    ap.add_argument("--relink-window", type=int, default=None,
+                    help="TrackRelinker look-ahead, 0: off (default: the CLI's, "
+                         "arttrack.video.pipeline.RELINK_WINDOW)")
     ap.add_argument("--trackers", default="st,hungarian")
     ap.add_argument("--sweep", action="store_true", help="also print MOTA for kpt-thr 0.1..0.8")
     ap.add_argument("--diagnose", action="store_true",
@@ -173,12 +176,13 @@ def main(argv=None) -> int:
     from arttrack.eval.posetrack import evaluate_posetrack
     from arttrack.video import demo
     from arttrack.video.model import ModelFiles, load_tracking_model
-    from arttrack.video.pipeline import FILL_GAP, MIN_TRACK_FRAMES, RunSettings, run
+    from arttrack.video.pipeline import FILL_GAP, MIN_TRACK_FRAMES, RELINK_WINDOW, RunSettings, run
     from arttrack.video.source import open_source
 
     kpt_thr = args.kpt_thr if args.kpt_thr is not None else demo.DEMO_KPT_THR
     fill_gap = FILL_GAP if args.fill_gap is None else args.fill_gap
     min_frames = MIN_TRACK_FRAMES if args.min_track_frames is None else args.min_track_frames
+    relink = RELINK_WINDOW if args.relink_window is None else args.relink_window
     d = demo.demo_dir()
 
     def resolved(p):  # before the chdir into the scratch folder
@@ -218,7 +222,8 @@ def main(argv=None) -> int:
                 t0 = time.perf_counter()
                 res = run(open_source(str(video)), model, out,
                           RunSettings(tracker=tracker, kpt_thr=kpt_thr, video=False,
-                                      fill_gap=fill_gap, min_track_frames=min_frames),
+                                      fill_gap=fill_gap, min_track_frames=min_frames,
+                                      relink_window=relink),
                           progress=False)
                 elapsed += time.perf_counter() - t0
                 frames += res.frames
@@ -239,7 +244,7 @@ def main(argv=None) -> int:
     print(f"{args.clips} held-out clips (seed {args.seed}), {args.frames} frames {w}x{h}, "
           f"2-4 people; model {ckpt.name} at scale {scale:g}{' with flip test' * args.flip_test}; "
           "tracking metrics on joints >= "
-          f"{kpt_thr:g}; fill-gap {fill_gap}, min-track-frames {min_frames}"
+          f"{kpt_thr:g}; relink-window {relink}, fill-gap {fill_gap}, min-track-frames {min_frames}"
           + "".join(f"; {o}" for o in args.overrides))
     print(f"{'tracker':10s} {'AP':>6s} {'MOTA':>6s} {'MOTP':>6s} {'prec':>6s} {'recall':>6s} "
           f"{'IDsw':>5s} {'fps':>6s}")

@@ -137,6 +137,7 @@ def test_cli_outputs_and_exports(env, capsys):
     assert meta["video"] == stem and meta["width"] == W and meta["height"] == H
     assert abs(meta["fps"] - FPS) < 0.01 and meta["tracker"]["method"] == "st"
     assert (meta["tracker"]["fill_gap"], meta["tracker"]["min_track_frames"]) == (8, 8)
+    assert meta["tracker"]["relink_window"] == 4
     n_inst, first_seen = 0, []
     for fr in data["frames"]:
         ids = [inst["track_id"] for inst in fr["instances"]]
@@ -250,6 +251,9 @@ def test_bad_inputs_one_line_and_no_outputs(env, capsys):
         assert not out.exists() or _listing(out) == [], (what, _listing(out))
     rc = _cli(env, env["video"], "--fill-gap", "-1", out=out)
     assert "--fill-gap" in _one_line_error(rc, capsys.readouterr().err)
+    assert not out.exists() or _listing(out) == []
+    rc = _cli(env, env["video"], "--relink-window", "-1", out=out)
+    assert "--relink-window" in _one_line_error(rc, capsys.readouterr().err)
     assert not out.exists() or _listing(out) == []
     # a checkpoint that does not match the config
     from arttrack.multiperson import main

@@ -724,3 +724,34 @@ def test_track_cli_completes_tracks(tmp_path):
     res = read_canonical(out)
     assert len(res["frames"][5]["instances"]) == 0 and len(res["frames"][3]["instances"]) == 2
     assert res["frames"][2]["instances"][0]["keypoints"][5] is None
+
+
+def test_track_cli_relinks_what_the_tracker_swapped(tmp_path, monkeypatch):
+    """arttrack.track puts the tracker's ids through TrackRelinker (--relink-window): two
+    people entering together whose ids a tracker swaps at frame 4 (a stand-in tracker, the
+    ids given) come out with one id each; with --relink-window 0 the swap stays."""
+    import arttrack.tracking as tracking
+
+    rng = np.random.default_rng(0)
+    shape = rng.uniform(-40, 40, (J, 2))
+
+    def pose(cx):
+        return [[float(x), float(y)] for x, y in shape + (cx, 200.0) + rng.normal(0, 1.5, (J, 2))]
+
+    frames = [{"frame_id": f, "instances": [{"keypoints": pose(100 + 3 * f)},
+                                            {"keypoints": pose(130 - 3 * f)}]} for f in range(14)]
+    src = tmp_path / "poses.json"
+    src.write_text(json.dumps({"meta": {"keypoint_names": list(COCO17.names)}, "frames": frames}))
+    swapped = [np.array([0, 1] if f < 4 else [1, 0]) for f in range(14)]
+    monkeypatch.setattr(tracking, "track_people", lambda people, **kw: swapped)
+    out = tmp_path / "t.json"
+
+    def ids_of(person):
+        return {fr["instances"][person]["track_id"] for fr in read_canonical(out)["frames"]}
+
+    assert track_main([str(src), "--out", str(out)]) == 0
+    assert read_canonical(out)["meta"]["tracker"]["relink_window"] == tracking.RELINK_WINDOW
+    assert len(ids_of(0)) == 1 and len(ids_of(1)) == 1 and ids_of(0) != ids_of(1)
+    assert track_main([str(src), "--out", str(out), "--overwrite", "--relink-window", "0"]) == 0
+    assert ids_of(0) == {0, 1} and ids_of(1) == {0, 1}
+    assert track_main([str(src), "--out", str(out), "--overwrite", "--relink-window", "-1"]) == 2

@@ -1,5 +1,6 @@
 // Bindings for the spatio-temporal linking: temporal_features, default_temporal_weights and
-// the stateful Tracker (see arttrack/tracking.hpp).
+// the stateful Tracker (see arttrack/tracking.hpp), and the costs of re-linking young tracks
+// (arttrack/relink.hpp).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "arttrack/relink.hpp"
 #include "arttrack/tracking.hpp"
 #include "checks.hpp"
 
@@ -121,6 +123,39 @@ FrameDetections get_detections(const py::handle& joint, const py::handle& xy, co
 }  // namespace
 
 void bind_tracking(py::module_& m) {
+  m.def(
+      "relink_costs",
+      [](const py::handle& past, const py::handle& past_time, const py::handle& future,
+         const py::handle& future_time, double at, double link_cost) {
+        auto side = [](const py::handle& xy, const py::handle& time, const char* name, const char* tname) {
+          auto a = as_array<double>(xy, name, 4);
+          if (a.shape(3) != 2)
+            throw std::invalid_argument(std::string(name) + " must have shape (N, T, J, 2), got " + shape_str(a));
+          auto t = as_array<double>(time, tname, 1, {a.shape(1)});
+          TrackWindow w;
+          w.num_tracks = a.shape(0);
+          w.num_frames = a.shape(1);
+          w.num_joints = a.shape(2);
+          w.xy.assign(a.data(), a.data() + a.size());
+          w.time.assign(t.data(), t.data() + t.size());
+          return w;
+        };
+        const TrackWindow p = side(past, past_time, "past", "past_time");
+        const TrackWindow f = side(future, future_time, "future", "future_time");
+        RelinkCosts c;
+        {
+          py::gil_scoped_release release;
+          c = arttrack::relink_costs(p, f, at, link_cost);
+        }
+        return py::make_tuple(vec_to_numpy(c.cost, {static_cast<py::ssize_t>(p.num_tracks),
+                                                    static_cast<py::ssize_t>(f.num_tracks)}),
+                              c.sigma2);
+      },
+      py::arg("past"), py::arg("past_time"), py::arg("future"), py::arg("future_time"), py::arg("at"),
+      py::arg("link_cost"),
+      "Costs (L, R) of joining the past of L tracks (past (L, T, J, 2) float64 positions, NaN = "
+      "missing, at frame times past_time (T,)) to the future of R tracks (future (R, T', J, 2), "
+      "future_time (T',)) at time `at`, and the pooled noise sigma^2 (arttrack/relink.hpp).");
   m.attr("NUM_TEMPORAL_FEATURES") = kNumTemporalFeatures;
 
   m.def(
@@ -264,7 +299,7 @@ void bind_tracking(py::module_& m) {
           },
           py::arg("frame"), py::arg("joint"), py::arg("xy"),
           "The temporal edges step() would build for these detections: (detection (K,), track_id "
-          "(K,), features (K, 5), cost (K,), fallback (K,) bool).")
+          "(K,), features (K, 6), cost (K,), fallback (K,) bool).")
       .def(
           "set_joint_positions",
           [](PyTracker& self, std::int64_t track_id, const py::handle& xy) {

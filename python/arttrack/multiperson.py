@@ -26,7 +26,7 @@ from typing import Any, Optional, Sequence
 from arttrack import cli
 from arttrack.video.demo import DEMO_KPT_THR
 from arttrack.video.model import DEFAULT_MODEL
-from arttrack.video.pipeline import FILL_GAP, KPT_THR, MIN_TRACK_FRAMES
+from arttrack.video.pipeline import FILL_GAP, KPT_THR, MIN_TRACK_FRAMES, RELINK_WINDOW
 from arttrack.video.source import InputError
 
 log = logging.getLogger("arttrack.multiperson")
@@ -107,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="warp tracks by dense optical flow (Farneback) before linking")
     t.add_argument("--flow-scale", type=float, default=0.5,
                    help="downscale factor of the flow's grey frames (default 0.5)")
+    t.add_argument("--relink-window", type=int, default=RELINK_WINDOW,
+                   help="re-link young tracks (first seen up to 8 frames before) where the "
+                        "people's paths over N frames on each side of a frame boundary join "
+                        "better another way: fewer identity switches where people enter or "
+                        f"stand close; output delayed by N - 1 frames; 0 or 1: off (default "
+                        f"{RELINK_WINDOW})")
     t.add_argument("--fill-gap", type=int, default=FILL_GAP,
                    help="interpolate a tracked person's joints (and the whole person) missing "
                         f"for up to N frames between two sightings; 0: off (default {FILL_GAP})")
@@ -144,7 +150,8 @@ def _settings(args: argparse.Namespace, kpt_thr: float, overwrite: bool) -> Any:
     return RunSettings(tracker=args.tracker, max_gap=args.max_gap, flow=args.flow,
                        flow_scale=args.flow_scale, start=args.start, max_frames=args.max_frames,
                        batch_size=args.batch_size, kpt_thr=kpt_thr, fill_gap=args.fill_gap,
-                       min_track_frames=args.min_track_frames, video=not args.no_video,
+                       min_track_frames=args.min_track_frames,
+                       relink_window=args.relink_window, video=not args.no_video,
                        formats=formats, overwrite=overwrite)
 
 

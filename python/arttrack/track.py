@@ -8,9 +8,10 @@ through time and writes the same JSON with an integer ``track_id`` on every inst
 its own; with ``--fill-gap`` or ``--min-track-frames``, after the tracks' ids) and
 ``meta.tracker`` describing the run. Methods: ``st`` (spatio-temporal
 multicut, :class:`arttrack.tracking.Tracker`) and ``hungarian`` (frame-by-frame bipartite
-matching, :func:`arttrack.tracking.hungarian_baseline`). ``--fill-gap`` and
-``--min-track-frames`` (off by default) complete the tracks as the video pipeline does
-(:class:`arttrack.tracking.TrackSmoother`).
+matching, :func:`arttrack.tracking.hungarian_baseline`). Young tracks are then re-linked
+with a few frames of look-ahead (``--relink-window``, :class:`arttrack.tracking.TrackRelinker`)
+and ``--fill-gap`` and ``--min-track-frames`` (off by default) complete the tracks, as the
+video pipeline does (:class:`arttrack.tracking.TrackSmoother`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Sequence
 
 from arttrack import cli
+from arttrack.tracking.relink import RELINK_WINDOW
 
 PROG = "arttrack.track"
 log = logging.getLogger(PROG)
@@ -41,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="temporal model .npz (TemporalModel.save); default built in")
     p.add_argument("--gate", type=float, default=0.5,
                    help="hungarian only: largest mean joint distance / person size to match (default 0.5)")
+    p.add_argument("--relink-window", type=int, default=RELINK_WINDOW,
+                   help="re-link young tracks (first seen up to 8 frames before) where the "
+                        "people's paths over N frames on each side of a frame boundary join "
+                        f"better another way, as arttrack.multiperson does; 0 or 1: off "
+                        f"(default {RELINK_WINDOW})")
     p.add_argument("--fill-gap", type=int, default=0,
                    help="interpolate joints (and whole people) a track misses for up to N "
                         "frames between two sightings, as arttrack.multiperson does; 0: off "
@@ -65,7 +72,8 @@ def _run(args: argparse.Namespace) -> None:
     data = read_canonical(args.poses)
     result = track_canonical(data, method=args.method, max_gap=args.max_gap, model_path=args.model,
                              gate=args.gate, fill_gap=args.fill_gap,
-                             min_track_frames=args.min_track_frames)
+                             min_track_frames=args.min_track_frames,
+                             relink_window=args.relink_window)
     write_canonical(out, result)
     log.info("wrote %s (%d tracks)", out, result["meta"]["tracker"]["num_tracks"])
 

@@ -5,8 +5,10 @@ order of first appearance; an instance without any joint gets an id of its own; 
 ``fill_gap`` or ``min_track_frames``, after the tracks' ids) and ``meta.tracker`` describing
 the run. Methods: ``st`` (spatio-temporal multicut, :class:`arttrack.tracking.Tracker`) and
 ``hungarian`` (frame-by-frame bipartite matching,
-:func:`arttrack.tracking.hungarian_baseline`); ``fill_gap`` and ``min_track_frames`` complete
-the tracks as the video pipeline does (:class:`arttrack.tracking.TrackSmoother`).
+:func:`arttrack.tracking.hungarian_baseline`); young tracks are then re-linked with
+``relink_window`` frames of look-ahead (:class:`arttrack.tracking.TrackRelinker`), and
+``fill_gap`` and ``min_track_frames`` complete the tracks, as the video pipeline does
+(:class:`arttrack.tracking.TrackSmoother`).
 """
 
 from __future__ import annotations
@@ -16,16 +18,21 @@ import logging
 
 import numpy as np
 
+from arttrack.tracking.relink import RELINK_WINDOW
+
 log = logging.getLogger(__name__)
 
 __all__ = ["track_canonical"]
 
 
 def track_canonical(data: dict, method: str = "st", max_gap: int = 5, model_path: str | None = None,
-                    gate: float = 0.5, fill_gap: int = 0, min_track_frames: int = 0) -> dict:
+                    gate: float = 0.5, fill_gap: int = 0, min_track_frames: int = 0,
+                    relink_window: int = RELINK_WINDOW) -> dict:
     """Returns a copy of validated canonical JSON ``data`` with track ids filled in.
 
-    ``fill_gap`` and ``min_track_frames`` (default 0: off) complete the tracks as
+    ``relink_window`` (1 or less: off) re-links young tracks as the video pipeline does
+    (:class:`arttrack.tracking.TrackRelinker`). ``fill_gap`` and ``min_track_frames``
+    (default 0: off) complete the tracks as
     ``python -m arttrack.multiperson`` does (:class:`arttrack.tracking.TrackSmoother`):
     joints a track misses for up to ``fill_gap`` frames are interpolated (new instances
     where the whole person was missed; given joints are never changed) and tracks seen in
@@ -33,12 +40,14 @@ def track_canonical(data: dict, method: str = "st", max_gap: int = 5, model_path
     from arttrack import __version__
     from arttrack.io.canonical import people_array
     from arttrack.joints import JOINT_SETS
-    from arttrack.tracking import TemporalModel, hungarian_baseline, track_people
+    from arttrack.tracking import TemporalModel, hungarian_baseline, relink_ids, track_people
 
     if max_gap < 0:
         raise ValueError(f"--max-gap must be >= 0, got {max_gap}")
     if fill_gap < 0 or min_track_frames < 0:
         raise ValueError("--fill-gap and --min-track-frames must be >= 0")
+    if relink_window < 0:
+        raise ValueError(f"--relink-window must be >= 0, got {relink_window}")
     names = data["meta"]["keypoint_names"]
     nj = len(names)
     known = [js.name for js in JOINT_SETS.values() if tuple(names) == js.names]
@@ -63,6 +72,8 @@ def track_canonical(data: dict, method: str = "st", max_gap: int = 5, model_path
         ids = hungarian_baseline(people, max_gap=max_gap, gate=gate, frame_ids=fids)
     else:
         raise ValueError(f"unknown method {method!r}; choose 'st' or 'hungarian'")
+    ids = relink_ids(people, ids, fids, nj, relink_window)
+    info["relink_window"] = int(relink_window)
     remap: dict[int, int] = {}  # tracker id -> output id, in order of first appearance
     n = 0
     for fr, fid in zip(frames, ids):

@@ -1,11 +1,11 @@
 """One video through the pipeline, stage by stage in the order data flows (docs/DESIGN.md
 section 3)::
 
-    FrameSource ──> NetworkStage ──> ParseStage ──> PeopleLinker ──> TrackSmoother ──> sinks
-    (frames,        (batches in,     (maps ->        (detections ->   (gap filling,     (CanonicalSink:
-     a reader        maps out:        peaks, edges,   tracks,          short tracks      JSON + exports;
-     thread)         MindSpore or     partition:      arttrack.        dropped, a        VideoSink:
-                     ONNX Runtime)    detections)     tracking)        fixed delay)      <stem>_pose.mp4)
+    FrameSource ──> NetworkStage ──> ParseStage ──> PeopleLinker ──> TrackRelinker ──> TrackSmoother ──> sinks
+    (frames,        (batches in,     (maps ->        (detections ->   (young tracks     (gap filling,     (CanonicalSink:
+     a reader        maps out:        peaks, edges,   tracks,          re-linked with    short tracks      JSON + exports;
+     thread)         MindSpore or     partition:      arttrack.        a few frames of   dropped, a        VideoSink:
+                     ONNX Runtime)    detections)     tracking)        look-ahead)       fixed delay)      <stem>_pose.mp4)
 
 :func:`run` wires them for one :class:`~arttrack.video.source.FrameSource`. Decoding runs
 in a reader thread ahead of the network; with ONNX Runtime (which releases the GIL) one
@@ -44,6 +44,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
+from arttrack.tracking.relink import RELINK_WINDOW
 from arttrack.video.source import FrameSource, InputError, prefetch
 
 KPT_THR = 0.2  # default keypoint threshold for drawing and exports
@@ -51,8 +52,8 @@ FILL_GAP = 8  # default TrackSmoother fill_gap
 MIN_TRACK_FRAMES = 8  # default TrackSmoother min_track_frames
 STAGES = ("read", "network", "parse", "track", "write")
 
-__all__ = ["FILL_GAP", "KPT_THR", "MIN_TRACK_FRAMES", "CanonicalSink", "NetworkStage", "OutputDir",
-           "ParseStage", "RunResult", "RunSettings", "VideoSink", "run"]
+__all__ = ["FILL_GAP", "KPT_THR", "MIN_TRACK_FRAMES", "RELINK_WINDOW", "CanonicalSink",
+           "NetworkStage", "OutputDir", "ParseStage", "RunResult", "RunSettings", "VideoSink", "run"]
 
 
 # ======================================================================================
@@ -67,7 +68,8 @@ class RunSettings:
     max_gap: frames a person may stay unseen and keep the id; flow / flow_scale: warp the
     tracks by dense optical flow; start / max_frames: the frames to process; batch_size:
     frames per network call; kpt_thr: keypoint score threshold of drawing and exports;
-    fill_gap / min_track_frames: the :class:`~arttrack.tracking.TrackSmoother`'s; video:
+    relink_window: the :class:`~arttrack.tracking.TrackRelinker`'s look-ahead (1 or less:
+    off); fill_gap / min_track_frames: the :class:`~arttrack.tracking.TrackSmoother`'s; video:
     write ``<stem>_pose.mp4``; formats: exports; overwrite: replace an earlier output folder.
     """
 
@@ -81,6 +83,7 @@ class RunSettings:
     kpt_thr: float = KPT_THR
     fill_gap: int = FILL_GAP
     min_track_frames: int = MIN_TRACK_FRAMES
+    relink_window: int = RELINK_WINDOW
     video: bool = True
     formats: tuple[str, ...] = ()
     overwrite: bool = False
@@ -100,6 +103,8 @@ class RunSettings:
             raise InputError("--start must be >= 0 and --max-frames >= 1")
         if self.fill_gap < 0 or self.min_track_frames < 0:
             raise InputError("--fill-gap and --min-track-frames must be >= 0")
+        if self.relink_window < 0:
+            raise InputError(f"--relink-window must be >= 0, got {self.relink_window}")
         if not (self.flow_scale > 0 and math.isfinite(self.flow_scale)):
             raise InputError(f"--flow-scale must be positive, got {self.flow_scale}")
         bad = [f for f in self.formats if f not in FORMATS]
@@ -370,7 +375,7 @@ def run(source: FrameSource, model: Any, out_dir: Path, settings: RunSettings = 
     from tqdm import tqdm
 
     from arttrack.joints import get_joint_set
-    from arttrack.tracking import TrackSmoother
+    from arttrack.tracking import TrackRelinker, TrackSmoother
     from arttrack.tracking.linker import OpticalFlow, PeopleLinker
 
     s = settings
@@ -395,6 +400,7 @@ def run(source: FrameSource, model: Any, out_dir: Path, settings: RunSettings = 
                               partition_method=psettings.method,
                               merge_radius=psettings.merge_radius)
         flow = OpticalFlow(s.flow_scale) if s.flow else None
+        relinker = TrackRelinker(nj, s.relink_window)
         smoother = TrackSmoother(nj, s.fill_gap, s.min_track_frames)
         canonical = CanonicalSink()
         if s.video:
@@ -423,7 +429,8 @@ def run(source: FrameSource, model: Any, out_dir: Path, settings: RunSettings = 
                     if flow is not None and flow.update(bgr):
                         linker.warp(flow.displace)
                     people, ids = linker.step(fi, dets)
-                    final = smoother.push(fi, people, ids, bgr)
+                    final = [sf for r in relinker.push(fi, people, ids, bgr)
+                             for sf in smoother.push(r.frame, r.people, r.ids, r.payload)]
                     t2 = time.perf_counter()
                     emit(final)
                     timer["parse"] += t1 - t0
@@ -431,6 +438,8 @@ def run(source: FrameSource, model: Any, out_dir: Path, settings: RunSettings = 
                     timer["write"] += time.perf_counter() - t2
                     bar.update(1)
             t0 = time.perf_counter()
+            emit([sf for r in relinker.finish()
+                  for sf in smoother.push(r.frame, r.people, r.ids, r.payload)])
             emit(smoother.finish())
             timer["write"] += time.perf_counter() - t0
         finally:
@@ -496,6 +505,7 @@ def _meta(source: FrameSource, model: Any, s: RunSettings, psettings: Any, js: A
         "tracker": {"method": s.tracker, "max_gap": int(s.max_gap), "flow": bool(s.flow),
                     "partition_method": psettings.method if s.tracker == "st" else None,
                     "flow_scale": float(s.flow_scale) if s.flow else None,
+                    "relink_window": int(s.relink_window),
                     "fill_gap": int(s.fill_gap), "min_track_frames": int(s.min_track_frames),
                     "num_tracks": num_tracks},
         "kpt_thr": float(s.kpt_thr), "arttrack_version": __version__,
