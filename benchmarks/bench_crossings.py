@@ -32,10 +32,11 @@ ratio by default; people entering the image (few joints) take at least the media
 the fully seen tracks, link the joints they show next by fallback edges shared among the
 joints the track lacks and widened to 0.3 person sizes, and take a velocity from few joints
 at a reduced weight. Hungarian matches whole people to the tracks' last poses by mean
-distance over their size. ``st+relink`` and ``hungarian+relink`` put the tracker's output
-through :class:`arttrack.tracking.TrackRelinker` (default settings, chosen on seed 7000), as
-the video pipeline and ``python -m arttrack.track`` do: young tracks re-linked with 4 frames
-of look-ahead.
+distance over their size. ``st+relink`` puts st's output through
+:class:`arttrack.tracking.TrackRelinker` (default settings, chosen on seed 7000 and the demo
+model's selection clips), as the video pipeline and ``python -m arttrack.track`` do: tracks
+re-linked with 8 frames of look-ahead. ``hungarian+relink`` does the same after the
+baseline (which the pipeline does not: on the demo model's detections it added switches).
 
 Ground truth for the scores: per frame, the people with at least one labelled joint (with
 ``--input visible`` too: a person hidden in full is a miss).
@@ -299,8 +300,8 @@ def main(argv=None) -> int:
                         "model's temporal.npz) or a .npz path")
     p.add_argument("--methods", default="st,st+relink,hungarian",
                    help="trackers, of st, hungarian, oracle (the ground-truth ids) and "
-                        "st+relink, hungarian+relink (then TrackRelinker, as the video "
-                        "pipeline runs them)")
+                        "st+relink (then TrackRelinker, as the video pipeline runs it), "
+                        "hungarian+relink")
     p.add_argument("--input", choices=("labelled", "visible"), default="labelled",
                    help="joints fed to the trackers: all labelled ones (default) or only the "
                         "visible ones (visibility 2)")

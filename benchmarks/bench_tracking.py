@@ -12,7 +12,7 @@ frame of a sequence is the same layout of people shifted by one cell (8 px) per 
 noise per frame. Medians over the frames of the sequence (the first frame, which only
 creates tracks, is left out).
 
-Run:  python benchmarks/bench_tracking.py [--frames 12] [--people 1,5,10,20,40]
+Run:  python benchmarks/bench_tracking.py [--frames 40] [--people 1,5,10,20,40]
       python benchmarks/bench_tracking.py --ckpt run/snapshot-1300.ckpt [--spatial s.npz]
       python benchmarks/bench_tracking.py --people 10 --arch configs/coco_resnet101.yaml \
           --e2e-size 640x480 --e2e-frames 8
@@ -163,7 +163,9 @@ def random_model(config: str, folder: Path, size: tuple[int, int]) -> tuple[str,
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--people", default="1,5,10,20,40")
-    p.add_argument("--frames", type=int, default=12, help="consecutive frames per size")
+    p.add_argument("--frames", type=int, default=40,
+                   help="consecutive frames per size (default 40: the relinker and the smoother "
+                        "hold 7 and 8 frames, a short sequence would time little of them)")
     p.add_argument("--hops", type=int, default=None,
                    help="pair graph of the spatial model (default: COCO-17's, 2 hops)")
     p.add_argument("--ckpt", help="checkpoint for the end-to-end frames/s (optional)")

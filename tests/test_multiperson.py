@@ -137,7 +137,7 @@ def test_cli_outputs_and_exports(env, capsys):
     assert meta["video"] == stem and meta["width"] == W and meta["height"] == H
     assert abs(meta["fps"] - FPS) < 0.01 and meta["tracker"]["method"] == "st"
     assert (meta["tracker"]["fill_gap"], meta["tracker"]["min_track_frames"]) == (8, 8)
-    assert meta["tracker"]["relink_window"] == 4
+    assert meta["tracker"]["relink_window"] == 8
     n_inst, first_seen = 0, []
     for fr in data["frames"]:
         ids = [inst["track_id"] for inst in fr["instances"]]

@@ -9,7 +9,7 @@ import pytest
 
 from arttrack._native import core
 from arttrack.tracking import RELINK_WINDOW, TrackRelinker, relink_ids
-from reference.relink import reference_relink_costs
+from reference.relink import reference_frame_costs, reference_relink_costs
 
 J = 5
 # a person's joints around its centre (head, shoulders, hips)
@@ -34,6 +34,22 @@ def test_costs_match_the_reference(seed):
     assert (got <= 0).all()
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_frame_costs_match_the_reference(seed):
+    rng = np.random.default_rng(100 + seed)
+    L, P, T = (int(v) for v in rng.integers(1, 6, 3))
+    around = rng.normal(100, 10, (L, T, J, 2))
+    around[rng.random(around.shape[:3]) < 0.3] = np.nan
+    people = rng.normal(100, 10, (P, J, 2))
+    people[rng.random(people.shape[:2]) < 0.2] = np.nan
+    times = np.sort(rng.choice(30, T, replace=False)).astype(np.float64)
+    at = float(rng.uniform(0, 30))
+    got, s2 = core.frame_costs(around, times, people, at, 5.0)
+    want, w2 = reference_frame_costs(around, times, people, at, 5.0)
+    assert s2 == pytest.approx(w2, rel=1e-9)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+
+
 def test_costs_reject_bad_input():
     ok = np.zeros((1, 2, J, 2))
     with pytest.raises(ValueError, match="past"):
@@ -42,6 +58,8 @@ def test_costs_reject_bad_input():
         core.relink_costs(ok, np.arange(2.0), ok, np.arange(3.0), 1.5, 5.0)
     with pytest.raises(ValueError, match="finite"):
         core.relink_costs(ok, np.arange(2.0), np.full((1, 2, J, 2), np.inf), np.arange(2.0), 1.5, 5.0)
+    with pytest.raises(ValueError, match="people"):
+        core.frame_costs(ok, np.arange(2.0), np.zeros((1, J + 1, 2)), 1.5, 5.0)
     with pytest.raises(ValueError, match="same number of joints"):
         core.relink_costs(ok, np.arange(2.0), np.zeros((1, 2, J + 1, 2)), np.arange(2.0), 1.5, 5.0)
 
@@ -109,9 +127,28 @@ def test_old_tracks_are_left_as_the_tracker_linked_them():
     frames, truth = walkers(30, swap_at=20, x0=(40.0, 190.0))
     got = identities(run(TrackRelinker(J), frames), truth)
     assert len(got[0]) == 2 and len(got[1]) == 2
-    # with `young` covering them they are
-    got = identities(run(TrackRelinker(J, young=25), frames), truth)
+    # with `young` covering them they are, at the frame the swap starts: the boundary before
+    # it already sees the swap in most of its 8 frames ahead, but frame 19 itself fits the
+    # old ids (a window of 8 once put the change there, a frame early)
+    rl = TrackRelinker(J, young=25)
+    got = identities(run(rl, frames), truth)
     assert len(got[0]) == 1 and len(got[1]) == 1 and got[0] != got[1]
+    assert (rl.changes, rl.swaps) == (1, 0)  # no frame left to swap back
+
+
+def test_ids_swapped_for_one_frame_are_swapped_back():
+    # two old tracks walking side by side; the tracker gives them each other's ids in frame
+    # 20 alone (old tracks too: the frame check is not limited to young ones)
+    rng = np.random.default_rng(5)
+    frames, truth = [], []
+    for f in range(30):
+        a, b = person(40 + 3 * f, 100, rng), person(70 + 3 * f, 104, rng)
+        frames.append((np.stack([a, b]), np.array([1, 0] if f == 20 else [0, 1])))
+        truth.append([0, 1])
+    rl = TrackRelinker(J)
+    got = identities(run(rl, frames), truth)
+    assert len(got[0]) == 1 and len(got[1]) == 1 and got[0] != got[1]
+    assert rl.swaps == 1 and rl.changes == 0
 
 
 def test_a_young_track_cut_in_two_is_joined():
@@ -119,6 +156,18 @@ def test_a_young_track_cut_in_two_is_joined():
     frames = [(person(100 + 3 * f, 100, rng)[None], np.array([0 if f < 4 else 7])) for f in range(10)]
     released = run(TrackRelinker(J), frames)
     assert {int(r.ids[0]) for r in released} == {0}
+
+
+def test_no_join_across_a_longer_gap():
+    # a young track unseen for 5 frames, then a new one on its path: not joined (join_gap 3;
+    # on detections such a new track is as often someone, or something, else)
+    rng = np.random.default_rng(6)
+    frames = [(person(100 + 3 * f, 100, rng)[None], np.array([0 if f < 4 else 7]))
+              if not 4 <= f < 9 else (np.zeros((0, J, 3)), np.zeros(0, np.int64)) for f in range(16)]
+    released = run(TrackRelinker(J), frames)
+    assert {int(i) for r in released for i in r.ids} == {0, 1}
+    released = run(TrackRelinker(J, join_gap=6), frames)
+    assert {int(i) for r in released for i in r.ids} == {0}
 
 
 def test_a_track_joined_while_unseen_comes_back_with_its_own_id():
@@ -218,6 +267,8 @@ def test_bad_input():
         TrackRelinker(J, window=-1)
     with pytest.raises(ValueError, match="link_cost"):
         TrackRelinker(J, link_cost=0.0)
+    with pytest.raises(ValueError, match="join_gap"):
+        TrackRelinker(J, join_gap=0)
     rl = TrackRelinker(J)
     rl.push(3, np.zeros((0, J, 3)), np.zeros(0))
     with pytest.raises(ValueError, match="increase"):

@@ -755,3 +755,7 @@ def test_track_cli_relinks_what_the_tracker_swapped(tmp_path, monkeypatch):
     assert track_main([str(src), "--out", str(out), "--overwrite", "--relink-window", "0"]) == 0
     assert ids_of(0) == {0, 1} and ids_of(1) == {0, 1}
     assert track_main([str(src), "--out", str(out), "--overwrite", "--relink-window", "-1"]) == 2
+    # the Hungarian baseline is left as it links
+    monkeypatch.setattr(tracking, "hungarian_baseline", lambda people, **kw: swapped)
+    assert track_main([str(src), "--out", str(out), "--overwrite", "--method", "hungarian"]) == 0
+    assert ids_of(0) == {0, 1} and read_canonical(out)["meta"]["tracker"]["relink_window"] == 0

@@ -45,6 +45,21 @@ auto locked(PyTracker& self, F&& f) {
   return f(self.tracker);
 }
 
+// A TrackWindow (relink.hpp) from (N, T, J, 2) float64 positions and (T,) frame times.
+TrackWindow track_window(const py::handle& xy, const py::handle& time, const char* name, const char* tname) {
+  auto a = as_array<double>(xy, name, 4);
+  if (a.shape(3) != 2)
+    throw std::invalid_argument(std::string(name) + " must have shape (N, T, J, 2), got " + shape_str(a));
+  auto t = as_array<double>(time, tname, 1, {a.shape(1)});
+  TrackWindow w;
+  w.num_tracks = a.shape(0);
+  w.num_frames = a.shape(1);
+  w.num_joints = a.shape(2);
+  w.xy.assign(a.data(), a.data() + a.size());
+  w.time.assign(t.data(), t.data() + t.size());
+  return w;
+}
+
 // A copy of the window of tracks, as flat arrays.
 struct TracksCopy {
   std::int64_t J = 0;
@@ -127,21 +142,8 @@ void bind_tracking(py::module_& m) {
       "relink_costs",
       [](const py::handle& past, const py::handle& past_time, const py::handle& future,
          const py::handle& future_time, double at, double link_cost) {
-        auto side = [](const py::handle& xy, const py::handle& time, const char* name, const char* tname) {
-          auto a = as_array<double>(xy, name, 4);
-          if (a.shape(3) != 2)
-            throw std::invalid_argument(std::string(name) + " must have shape (N, T, J, 2), got " + shape_str(a));
-          auto t = as_array<double>(time, tname, 1, {a.shape(1)});
-          TrackWindow w;
-          w.num_tracks = a.shape(0);
-          w.num_frames = a.shape(1);
-          w.num_joints = a.shape(2);
-          w.xy.assign(a.data(), a.data() + a.size());
-          w.time.assign(t.data(), t.data() + t.size());
-          return w;
-        };
-        const TrackWindow p = side(past, past_time, "past", "past_time");
-        const TrackWindow f = side(future, future_time, "future", "future_time");
+        const TrackWindow p = track_window(past, past_time, "past", "past_time");
+        const TrackWindow f = track_window(future, future_time, "future", "future_time");
         RelinkCosts c;
         {
           py::gil_scoped_release release;
@@ -156,6 +158,25 @@ void bind_tracking(py::module_& m) {
       "Costs (L, R) of joining the past of L tracks (past (L, T, J, 2) float64 positions, NaN = "
       "missing, at frame times past_time (T,)) to the future of R tracks (future (R, T', J, 2), "
       "future_time (T',)) at time `at`, and the pooled noise sigma^2 (arttrack/relink.hpp).");
+  m.def(
+      "frame_costs",
+      [](const py::handle& around, const py::handle& around_time, const py::handle& people, double at,
+         double link_cost) {
+        const TrackWindow w = track_window(around, around_time, "around", "around_time");
+        auto a = as_array<double>(people, "people", 3, {-1, w.num_joints, 2});
+        std::vector<double> xy(a.data(), a.data() + a.size());
+        RelinkCosts c;
+        {
+          py::gil_scoped_release release;
+          c = arttrack::frame_costs(w, xy, a.shape(0), at, link_cost);
+        }
+        return py::make_tuple(vec_to_numpy(c.cost, {a.shape(0), static_cast<py::ssize_t>(w.num_tracks)}),
+                              c.sigma2);
+      },
+      py::arg("around"), py::arg("around_time"), py::arg("people"), py::arg("at"), py::arg("link_cost"),
+      "Costs (P, L) of giving each of the people (P, J, 2) of the frame at time `at` the id of each "
+      "of L tracks (around (L, T, J, 2), their positions in the frames before and after it, at "
+      "times around_time (T,)), and the pooled noise sigma^2 (arttrack/relink.hpp).");
   m.attr("NUM_TEMPORAL_FEATURES") = kNumTemporalFeatures;
 
   m.def(

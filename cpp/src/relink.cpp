@@ -1,4 +1,4 @@
-// Costs of re-linking young tracks at a frame boundary (relink.hpp).
+// Costs of re-linking tracks at a frame boundary and within one frame (relink.hpp).
 #include "arttrack/relink.hpp"
 
 #include <algorithm>
@@ -112,6 +112,35 @@ RelinkCosts relink_costs(const TrackWindow& past, const TrackWindow& future, dou
         s += std::min(d2 / (2.0 * c.sigma2 * v) - link_cost, 0.0);
       }
       c.cost[sz(a * R + b)] = s;
+    }
+  return c;
+}
+
+RelinkCosts frame_costs(const TrackWindow& around, const std::vector<double>& people, std::int64_t num_people,
+                        double at, double link_cost) {
+  if (!(link_cost > 0.0) || !std::isfinite(link_cost))
+    throw std::invalid_argument("frame_costs: link_cost must be finite and > 0");
+  const Index L = around.num_tracks, J = around.num_joints, P = num_people;
+  if (P < 0 || people.size() != sz(P * J * 2))
+    throw std::invalid_argument("frame_costs: people must hold P*J*2 = " + std::to_string(P * J * 2) +
+                                " values, got " + std::to_string(people.size()));
+  for (double v : people)
+    if (std::isinf(v)) throw std::invalid_argument("frame_costs: people must be finite or NaN (missing)");
+  const LineEnds e = line_ends(around, at);
+  RelinkCosts c;
+  c.sigma2 = std::max(e.dof > 0.0 ? e.squared_residual / e.dof : 100.0, 1.0);
+  c.cost.assign(sz(P * L), 0.0);
+  for (Index p = 0; p < P; ++p)
+    for (Index a = 0; a < L; ++a) {
+      double s = 0.0;
+      for (Index j = 0; j < J; ++j) {
+        const double* x = &people[sz((p * J + j) * 2)];
+        const double* q = &e.xy[sz((a * J + j) * 2)];
+        if (std::isnan(x[0]) || std::isnan(x[1]) || std::isnan(q[0])) continue;
+        const double d2 = (x[0] - q[0]) * (x[0] - q[0]) + (x[1] - q[1]) * (x[1] - q[1]);
+        s += std::min(d2 / (2.0 * c.sigma2 * (e.variance[sz(a * J + j)] + 1.0)) - link_cost, 0.0);
+      }
+      c.cost[sz(p * L + a)] = s;
     }
   return c;
 }

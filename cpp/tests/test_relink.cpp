@@ -74,6 +74,19 @@ ARTTRACK_TEST(default_noise_without_lines) {
   CHECK(near(c.cost[0], std::min(100.0 / (2.0 * 100.0 * 6.0) - 5.0, 0.0)));
 }
 
+// A track at x = t in frames 0, 1, 3, 4 (frame 2 left out) ends at 2 with variance 1/4 + 0;
+// a person at x = 2 costs -link_cost, one at x = 5 costs 9 / (2 (1/4 + 1)) - 5.
+ARTTRACK_TEST(frame_costs_by_hand) {
+  const TrackWindow around = window_1d({{0.0, 1.0, 3.0, 4.0}}, {0, 1, 3, 4});
+  const std::vector<double> people = {2.0, 0.0, 5.0, 0.0, kNaN, kNaN};
+  const auto c = arttrack::frame_costs(around, people, 3, 2.0, 5.0);
+  CHECK(near(c.sigma2, 1.0));
+  CHECK(near(c.cost[0], -5.0));
+  CHECK(near(c.cost[1], 9.0 / (2.0 * 1.25) - 5.0));
+  CHECK(near(c.cost[2], 0.0));  // a person without the joint: no evidence
+  CHECK_THROWS(arttrack::frame_costs(around, {1.0, 2.0}, 3, 2.0, 5.0), std::invalid_argument);
+}
+
 ARTTRACK_TEST(bad_input_throws) {
   TrackWindow w = window_1d({{0.0, 1.0}}, {0, 1});
   w.xy.pop_back();

@@ -108,10 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--flow-scale", type=float, default=0.5,
                    help="downscale factor of the flow's grey frames (default 0.5)")
     t.add_argument("--relink-window", type=int, default=RELINK_WINDOW,
-                   help="re-link young tracks (first seen up to 8 frames before) where the "
+                   help="--tracker st: re-link tracks with N frames of look-ahead: where the "
                         "people's paths over N frames on each side of a frame boundary join "
-                        "better another way: fewer identity switches where people enter or "
-                        f"stand close; output delayed by N - 1 frames; 0 or 1: off (default "
+                        "clearly better another way, young tracks (first seen up to 8 frames "
+                        "before) change ids there, and people who swapped ids for one frame get "
+                        "them back: fewer identity switches where people enter together or "
+                        "cross. Output delayed by N - 1 frames; 0 or 1: off (default "
                         f"{RELINK_WINDOW})")
     t.add_argument("--fill-gap", type=int, default=FILL_GAP,
                    help="interpolate a tracked person's joints (and the whole person) missing "

@@ -8,9 +8,9 @@ through time and writes the same JSON with an integer ``track_id`` on every inst
 its own; with ``--fill-gap`` or ``--min-track-frames``, after the tracks' ids) and
 ``meta.tracker`` describing the run. Methods: ``st`` (spatio-temporal
 multicut, :class:`arttrack.tracking.Tracker`) and ``hungarian`` (frame-by-frame bipartite
-matching, :func:`arttrack.tracking.hungarian_baseline`). Young tracks are then re-linked
-with a few frames of look-ahead (``--relink-window``, :class:`arttrack.tracking.TrackRelinker`)
-and ``--fill-gap`` and ``--min-track-frames`` (off by default) complete the tracks, as the
+matching, :func:`arttrack.tracking.hungarian_baseline`). After ``st``, tracks are then
+re-linked with a few frames of look-ahead (``--relink-window``,
+:class:`arttrack.tracking.TrackRelinker`) and ``--fill-gap`` and ``--min-track-frames`` (off by default) complete the tracks, as the
 video pipeline does (:class:`arttrack.tracking.TrackSmoother`).
 """
 
@@ -44,10 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gate", type=float, default=0.5,
                    help="hungarian only: largest mean joint distance / person size to match (default 0.5)")
     p.add_argument("--relink-window", type=int, default=RELINK_WINDOW,
-                   help="re-link young tracks (first seen up to 8 frames before) where the "
-                        "people's paths over N frames on each side of a frame boundary join "
-                        f"better another way, as arttrack.multiperson does; 0 or 1: off "
-                        f"(default {RELINK_WINDOW})")
+                   help="--method st: re-link tracks with N frames of look-ahead, as "
+                        "arttrack.multiperson does (young tracks, and ids swapped for one "
+                        f"frame); 0 or 1: off (default {RELINK_WINDOW})")
     p.add_argument("--fill-gap", type=int, default=0,
                    help="interpolate joints (and whole people) a track misses for up to N "
                         "frames between two sightings, as arttrack.multiperson does; 0: off "

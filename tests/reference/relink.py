@@ -26,21 +26,25 @@ def _end(times: np.ndarray, xy: np.ndarray, at: float):
     return end, var, float(((p - fit) ** 2).sum()), 2.0 * (n - 2)
 
 
+def _track_ends(tracks, times, at):
+    """Per track and joint (end, variance), and the summed squared residuals and dof."""
+    rows, ss, dof = [], 0.0, 0.0
+    for track in tracks:
+        row = []
+        for j in range(track.shape[1]):
+            e, v, s, d = _end(np.asarray(times, float), track[:, j], at)
+            row.append((e, v))
+            ss += s
+            dof += d
+        rows.append(row)
+    return rows, ss, dof
+
+
 def reference_relink_costs(past, past_time, future, future_time, at, link_cost):
     """(L, R) costs and sigma^2, as ``arttrack._core.relink_costs``."""
-    ends = []
-    ss = dof = 0.0
-    for side, times in ((past, past_time), (future, future_time)):
-        rows = []
-        for track in side:
-            row = []
-            for j in range(track.shape[1]):
-                e, v, s, d = _end(np.asarray(times, float), track[:, j], at)
-                row.append((e, v))
-                ss += s
-                dof += d
-            rows.append(row)
-        ends.append(rows)
+    (lp, sp, dp), (lf, sf, df) = _track_ends(past, past_time, at), _track_ends(future, future_time, at)
+    ends = [lp, lf]
+    ss, dof = sp + sf, dp + df
     sigma2 = max(ss / dof if dof > 0 else 100.0, 1.0)
     cost = np.zeros((len(past), len(future)))
     for a, pa in enumerate(ends[0]):
@@ -50,4 +54,19 @@ def reference_relink_costs(past, past_time, future, future_time, at, link_cost):
                     continue
                 d2 = float(((e1 - e2) ** 2).sum())
                 cost[a, b] += min(d2 / (2.0 * sigma2 * (v1 + v2)) - link_cost, 0.0)
+    return cost, sigma2
+
+
+def reference_frame_costs(around, around_time, people, at, link_cost):
+    """(P, L) costs and sigma^2, as ``arttrack._core.frame_costs``."""
+    ends, ss, dof = _track_ends(around, around_time, at)
+    sigma2 = max(ss / dof if dof > 0 else 100.0, 1.0)
+    cost = np.zeros((len(people), len(around)))
+    for p, person in enumerate(people):
+        for a, row in enumerate(ends):
+            for xy, (e, v) in zip(person, row):
+                if e is None or np.isnan(xy).any():
+                    continue
+                d2 = float(((xy - e) ** 2).sum())
+                cost[p, a] += min(d2 / (2.0 * sigma2 * (v + 1.0)) - link_cost, 0.0)
     return cost, sigma2

@@ -1,7 +1,8 @@
-// Re-linking young tracks with a few frames of look-ahead: the costs of joining the past of
-// one track to the future of another at a boundary between two frames. The decision (a
-// Hungarian pairing, the margin, which tracks may change) is made by the caller,
-// arttrack.tracking.relink.TrackRelinker, which describes the method.
+// Re-linking tracks with a few frames of look-ahead: the costs of joining the past of one track
+// to the future of another at a boundary between two frames, and of giving the people of one
+// frame the ids of the tracks around it. The decisions (Hungarian pairings, the margin, which
+// tracks may change) are made by the caller, arttrack.tracking.relink.TrackRelinker, which
+// describes the method.
 //
 // Per track and joint, a least-squares line through the joint's positions on one side of the
 // boundary (a constant where the side has fewer than 3 of them), evaluated at the boundary
@@ -50,5 +51,14 @@ LineEnds line_ends(const TrackWindow& side, double at);
 // Costs of joining the past of each of L tracks to the future of each of R tracks at time `at`
 // (link_cost > 0). Both sides must have the same J.
 RelinkCosts relink_costs(const TrackWindow& past, const TrackWindow& future, double at, double link_cost);
+
+// Costs (P*L row-major, <= 0) of giving each of the P people of one frame at time `at` the id of
+// each of the L tracks of `around` (their positions in the frames before and after it, the frame
+// itself left out): sum_j min(d_j^2 / (2 sigma^2 (var_j + 1)) - link_cost, 0) over the joints the
+// person and the track's line both have, d_j the distance of the person's joint from the line's
+// end at `at`, var_j the end's variance (the 1: the person's own noise) and sigma^2 pooled from
+// the lines as above. people: P*J*2, NaN where a person lacks a joint.
+RelinkCosts frame_costs(const TrackWindow& around, const std::vector<double>& people, std::int64_t num_people,
+                        double at, double link_cost);
 
 }  // namespace arttrack

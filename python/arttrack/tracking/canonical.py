@@ -5,7 +5,7 @@ order of first appearance; an instance without any joint gets an id of its own; 
 ``fill_gap`` or ``min_track_frames``, after the tracks' ids) and ``meta.tracker`` describing
 the run. Methods: ``st`` (spatio-temporal multicut, :class:`arttrack.tracking.Tracker`) and
 ``hungarian`` (frame-by-frame bipartite matching,
-:func:`arttrack.tracking.hungarian_baseline`); young tracks are then re-linked with
+:func:`arttrack.tracking.hungarian_baseline`); after ``st``, tracks are then re-linked with
 ``relink_window`` frames of look-ahead (:class:`arttrack.tracking.TrackRelinker`), and
 ``fill_gap`` and ``min_track_frames`` complete the tracks, as the video pipeline does
 (:class:`arttrack.tracking.TrackSmoother`).
@@ -30,8 +30,8 @@ def track_canonical(data: dict, method: str = "st", max_gap: int = 5, model_path
                     relink_window: int = RELINK_WINDOW) -> dict:
     """Returns a copy of validated canonical JSON ``data`` with track ids filled in.
 
-    ``relink_window`` (1 or less: off) re-links young tracks as the video pipeline does
-    (:class:`arttrack.tracking.TrackRelinker`). ``fill_gap`` and ``min_track_frames``
+    ``relink_window`` (1 or less: off) re-links young tracks after ``st`` as the video
+    pipeline does (:class:`arttrack.tracking.TrackRelinker`). ``fill_gap`` and ``min_track_frames``
     (default 0: off) complete the tracks as
     ``python -m arttrack.multiperson`` does (:class:`arttrack.tracking.TrackSmoother`):
     joints a track misses for up to ``fill_gap`` frames are interpolated (new instances
@@ -72,8 +72,9 @@ def track_canonical(data: dict, method: str = "st", max_gap: int = 5, model_path
         ids = hungarian_baseline(people, max_gap=max_gap, gate=gate, frame_ids=fids)
     else:
         raise ValueError(f"unknown method {method!r}; choose 'st' or 'hungarian'")
-    ids = relink_ids(people, ids, fids, nj, relink_window)
-    info["relink_window"] = int(relink_window)
+    if method == "st":  # the Hungarian baseline is left as it links (as in the pipeline)
+        ids = relink_ids(people, ids, fids, nj, relink_window)
+    info["relink_window"] = int(relink_window) if method == "st" else 0
     remap: dict[int, int] = {}  # tracker id -> output id, in order of first appearance
     n = 0
     for fr, fid in zip(frames, ids):

@@ -487,6 +487,27 @@ class SmoothedFrame:
     payload: object = None
 
 
+def tracked_frame(frame: int, prev: int | None, people: np.ndarray, ids: np.ndarray,
+                  num_joints: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """A frame of tracked people as the fixed-lag stages take it (:class:`TrackSmoother`,
+    :class:`arttrack.tracking.TrackRelinker`): ``frame`` after ``prev``, ``people``
+    (P, J, 3) float64 (a copy), ``ids`` (P,) int64 with no id twice (negative: untracked).
+    Raises ValueError otherwise."""
+    frame = int(frame)
+    if prev is not None and frame <= prev:
+        raise ValueError(f"frame numbers must increase: {frame} after {prev}")
+    a = np.array(people, dtype=np.float64) if np.size(people) else np.zeros((0, num_joints, 3))
+    if a.ndim != 3 or a.shape[1:] != (num_joints, 3):
+        raise ValueError(f"people must have shape (P, {num_joints}, 3), got {a.shape}")
+    ids = np.asarray(ids, np.int64).reshape(-1)
+    if len(ids) != len(a):
+        raise ValueError(f"{len(a)} people but {len(ids)} ids")
+    tracked = ids[ids >= 0]
+    if len(np.unique(tracked)) != len(tracked):
+        raise ValueError(f"frame {frame}: a track id is given to two people: {ids.tolist()}")
+    return frame, a, ids
+
+
 class TrackSmoother:
     """Completes tracked people with a fixed delay: what an offline pass over the tracks
     would do, one frame at a time.
@@ -539,18 +560,7 @@ class TrackSmoother:
              payload: object = None) -> list[SmoothedFrame]:
         """Adds a frame's tracked ``people`` ((P, J, 3), NaN = missing) with their track
         ``ids`` ((P,), negative = untracked, dropped); returns the frames now final."""
-        frame = int(frame)
-        if self._prev is not None and frame <= self._prev:
-            raise ValueError(f"frame numbers must increase: {frame} after {self._prev}")
-        a = np.array(people, dtype=np.float64) if np.size(people) else np.zeros((0, self.nj, 3))
-        if a.ndim != 3 or a.shape[1:] != (self.nj, 3):
-            raise ValueError(f"people must have shape (P, {self.nj}, 3), got {a.shape}")
-        ids = np.asarray(ids, np.int64).reshape(-1)
-        if len(ids) != len(a):
-            raise ValueError(f"{len(a)} people but {len(ids)} ids")
-        tracked = ids[ids >= 0]
-        if len(np.unique(tracked)) != len(tracked):
-            raise ValueError(f"frame {frame}: a track id is given to two people: {ids.tolist()}")
+        frame, a, ids = tracked_frame(frame, self._prev, people, ids, self.nj)
         if self._start is None:
             self._start = frame
         self._prev = frame

@@ -68,8 +68,8 @@ class RunSettings:
     max_gap: frames a person may stay unseen and keep the id; flow / flow_scale: warp the
     tracks by dense optical flow; start / max_frames: the frames to process; batch_size:
     frames per network call; kpt_thr: keypoint score threshold of drawing and exports;
-    relink_window: the :class:`~arttrack.tracking.TrackRelinker`'s look-ahead (1 or less:
-    off); fill_gap / min_track_frames: the :class:`~arttrack.tracking.TrackSmoother`'s; video:
+    relink_window: the :class:`~arttrack.tracking.TrackRelinker`'s look-ahead after ``st``
+    (1 or less: off; the Hungarian baseline is left as it links); fill_gap / min_track_frames: the :class:`~arttrack.tracking.TrackSmoother`'s; video:
     write ``<stem>_pose.mp4``; formats: exports; overwrite: replace an earlier output folder.
     """
 
@@ -400,7 +400,7 @@ def run(source: FrameSource, model: Any, out_dir: Path, settings: RunSettings = 
                               partition_method=psettings.method,
                               merge_radius=psettings.merge_radius)
         flow = OpticalFlow(s.flow_scale) if s.flow else None
-        relinker = TrackRelinker(nj, s.relink_window)
+        relinker = TrackRelinker(nj, _relink_window(s))
         smoother = TrackSmoother(nj, s.fill_gap, s.min_track_frames)
         canonical = CanonicalSink()
         if s.video:
@@ -474,6 +474,12 @@ def run(source: FrameSource, model: Any, out_dir: Path, settings: RunSettings = 
                      timer, time.perf_counter() - t_start, warnings, replaced)
 
 
+def _relink_window(s: RunSettings) -> int:
+    """The re-linking window in effect: ``st``'s only (on the demo clips it added ID switches
+    to the Hungarian baseline's fragments, 431 -> 468)."""
+    return int(s.relink_window) if s.tracker == "st" else 0
+
+
 def _expected_frames(source: FrameSource, s: RunSettings) -> Optional[int]:
     if source.expected is None:
         return None
@@ -505,7 +511,7 @@ def _meta(source: FrameSource, model: Any, s: RunSettings, psettings: Any, js: A
         "tracker": {"method": s.tracker, "max_gap": int(s.max_gap), "flow": bool(s.flow),
                     "partition_method": psettings.method if s.tracker == "st" else None,
                     "flow_scale": float(s.flow_scale) if s.flow else None,
-                    "relink_window": int(s.relink_window),
+                    "relink_window": _relink_window(s),
                     "fill_gap": int(s.fill_gap), "min_track_frames": int(s.min_track_frames),
                     "num_tracks": num_tracks},
         "kpt_thr": float(s.kpt_thr), "arttrack_version": __version__,
