@@ -244,6 +244,20 @@ def test_lag_order_payload_and_untracked_people():
     assert out[2].people.shape == (2, J, 3)
 
 
+def test_infinite_coordinates_count_as_missing():
+    # as TrackSmoother takes them; the people come out as they went in
+    rng = np.random.default_rng(7)
+    frames = []
+    for f in range(12):
+        p = np.stack([person(100 + 3 * f, 100, rng), person(180 - 3 * f, 100, rng)])
+        if f == 5:
+            p[0, 0, 0] = np.inf
+        frames.append((p, np.array([0, 1])))
+    released = run(TrackRelinker(J), frames)
+    assert [r.ids.tolist() for r in released] == [[0, 1]] * 12
+    assert np.isinf(released[5].people[0, 0, 0])
+
+
 def test_window_1_passes_frames_through():
     rl = TrackRelinker(J, window=1)
     rng = np.random.default_rng(2)

@@ -35,8 +35,9 @@ leaves:
   the total by more than ``margin``, they are exchanged in this frame.
 
 Frames come out ``window - 1`` frames late, in the order and with the people they came in,
-only their ids changed; ids are the relinker's own (0, 1, 2, ... in order of first
-appearance). The line fits and cost matrices are C++ (``core.relink_costs``,
+only their ids changed; ids are the relinker's own: numbered in order of first appearance,
+with gaps and out of order once tracks were re-linked (:class:`TrackSmoother` and
+``track_canonical`` number them densely). The line fits and cost matrices are C++ (``core.relink_costs``,
 ``core.frame_costs``; ``cpp/include/arttrack/relink.hpp``).
 
 Settings were chosen on the tuning seeds: the crossings benchmark
@@ -104,9 +105,9 @@ class TrackRelinker:
         self.margin, self.link_cost = float(margin), float(link_cost)
         self.join_gap = int(join_gap)
         self.lag = max(self.window - 1, 0)
-        # [frame, people (P, J, 3), ids (P,) relinker ids, payload, set of those ids], oldest
-        # first; the first `_pending` are released already, kept as the past side of the next
-        # boundaries
+        # [frame, people (P, J, 3), ids (P,) relinker ids, payload, set of those ids,
+        # positions (P, J, 2) with NaN for missing joints], oldest first; the first `_pending`
+        # are released already, kept as the past side of the next boundaries
         self._frames: list[list] = []
         self._pending = 0
         self._id: dict[int, int] = {}  # given id -> relinker id, for the frames to come
@@ -131,7 +132,7 @@ class TrackRelinker:
                 self._next += 1
             own[k] = self._id[t]
             self._first.setdefault(int(own[k]), frame)
-        self._frames.append([frame, a, own, payload, set(own[own >= 0].tolist())])
+        self._frames.append([frame, a, own, payload, set(own[own >= 0].tolist()), _positions(a)])
         s = len(self._frames) - max(self.window, 1)  # the boundary whose future is complete
         if s < self._pending:
             return []
@@ -151,7 +152,7 @@ class TrackRelinker:
     # ---------------------------------------------------------------------------------
     def _release(self, upto: int) -> list[RelinkedFrame]:
         out = [RelinkedFrame(f, p, ids.copy(), pay)
-               for f, p, ids, pay, _ in self._frames[self._pending:upto]]
+               for f, p, ids, pay, _, _ in self._frames[self._pending:upto]]
         self._pending = max(self._pending, upto)
         drop = max(self._pending - max(self.window, 1), 0)  # keep `window` released frames
         if drop:
@@ -170,7 +171,7 @@ class TrackRelinker:
         r = row[ids]
         keep = r >= 0
         if keep.any():
-            X[r[keep], k[keep]] = np.concatenate([f[1] for f in frames])[keep, :, :2]
+            X[r[keep], k[keep]] = np.concatenate([f[5] for f in frames])[keep]
         return X, np.array([f[0] for f in frames], np.float64)
 
     def _decide(self, s: int, end: int) -> None:
@@ -255,11 +256,11 @@ class TrackRelinker:
         """Do the people of frame ``s`` whose ids ``new`` changes fit the past lines of their
         new ids better than those of their old ones? (A change found at boundary ``s`` may
         start a frame or two later: most of the frames after ``s`` already show it.)"""
-        fs, people, ids, _, _ = self._frames[s]
+        fs, _, ids, _, _, xy = self._frames[s]
         who = [p for p, lab in enumerate(ids.tolist()) if lab >= 0 and new.get(lab, lab) != lab]
         if not who:
             return True  # frame s has none of them: nothing to compare
-        cost, _ = core.frame_costs(past, t, people[who, :, :2], float(fs), self.link_cost)
+        cost, _ = core.frame_costs(past, t, xy[who], float(fs), self.link_cost)
         col = {lab: c for c, lab in enumerate(L)}
 
         def total(label_of) -> float:
@@ -275,7 +276,7 @@ class TrackRelinker:
         ``end``) fit them clearly better the other way."""
         from scipy.optimize import linear_sum_assignment
 
-        fs, people, ids, _, _ = self._frames[s]
+        fs, _, ids, _, _, xy = self._frames[s]
         around = sorted(set().union(*(f[4] for f in self._frames[lo:s]))
                         & set().union(*(f[4] for f in self._frames[s + 1:end])))
         col = {lab: k for k, lab in enumerate(around)}
@@ -285,7 +286,7 @@ class TrackRelinker:
         row = {lab: k for k, lab in enumerate(labels)}
         keep = [c for c in range(len(t)) if c != s - lo]  # the frame itself left out
         cost, _ = core.frame_costs(X[[row[i] for i in around]][:, keep], t[keep],
-                                   people[movable, :, :2], float(fs), self.link_cost)
+                                   xy[movable], float(fs), self.link_cost)
         now = float(sum(cost[k, col[int(ids[p])]] for k, p in enumerate(movable)))
         rows, cols = linear_sum_assignment(cost)
         if not float(cost[rows, cols].sum()) < now - self.margin:
@@ -301,6 +302,14 @@ class TrackRelinker:
         if (new != ids).any():
             self._frames[s][2] = new
             self.swaps += 1
+
+
+def _positions(people: np.ndarray) -> np.ndarray:
+    """(P, J, 2) positions of people (P, J, 3); a joint with a non-finite coordinate is
+    missing (NaN), as :class:`TrackSmoother` takes it."""
+    xy = people[..., :2].copy()
+    xy[~np.isfinite(xy).all(axis=-1)] = np.nan
+    return xy
 
 
 def relink_ids(people: list[np.ndarray], ids: list[np.ndarray], frame_ids: list[int],
