@@ -78,7 +78,8 @@ class RelinkedFrame:
 
 
 class TrackRelinker:
-    """Re-links young tracks with ``window`` frames of look-ahead (module docstring).
+    """Re-links tracks with ``window`` frames of look-ahead (module docstring): young ones at
+    frame boundaries, any at a single frame.
 
     Args:
         num_joints: J.
