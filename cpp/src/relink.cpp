@@ -30,6 +30,16 @@ void validate(const TrackWindow& w, const char* name) {
     if (std::isinf(v)) throw std::invalid_argument(n + ": xy must be finite or NaN (missing)");
 }
 
+// The noise pooled from lines' residuals, px^2 per coordinate (relink.hpp).
+double pooled_sigma2(double squared_residual, double dof) {
+  return std::max(dof > 0.0 ? squared_residual / dof : 100.0, 1.0);
+}
+
+// One joint's evidence that two ends are one person: min(d^2 / (2 sigma^2 var) - link_cost, 0).
+double joint_cost(double d2, double sigma2, double var, double link_cost) {
+  return std::min(d2 / (2.0 * sigma2 * var) - link_cost, 0.0);
+}
+
 }  // namespace
 
 LineEnds line_ends(const TrackWindow& w, double at) {
@@ -98,7 +108,7 @@ RelinkCosts relink_costs(const TrackWindow& past, const TrackWindow& future, dou
   const Index L = past.num_tracks, R = future.num_tracks, J = past.num_joints;
   const double dof = l.dof + r.dof;
   RelinkCosts c;
-  c.sigma2 = std::max(dof > 0.0 ? (l.squared_residual + r.squared_residual) / dof : 100.0, 1.0);
+  c.sigma2 = pooled_sigma2(l.squared_residual + r.squared_residual, dof);
   c.cost.assign(sz(L * R), 0.0);
   for (Index a = 0; a < L; ++a)
     for (Index b = 0; b < R; ++b) {
@@ -109,7 +119,7 @@ RelinkCosts relink_costs(const TrackWindow& past, const TrackWindow& future, dou
         if (std::isnan(p[0]) || std::isnan(q[0])) continue;
         const double d2 = (p[0] - q[0]) * (p[0] - q[0]) + (p[1] - q[1]) * (p[1] - q[1]);
         const double v = l.variance[sz(a * J + j)] + r.variance[sz(b * J + j)];
-        s += std::min(d2 / (2.0 * c.sigma2 * v) - link_cost, 0.0);
+        s += joint_cost(d2, c.sigma2, v, link_cost);
       }
       c.cost[sz(a * R + b)] = s;
     }
@@ -128,7 +138,7 @@ RelinkCosts frame_costs(const TrackWindow& around, const std::vector<double>& pe
     if (std::isinf(v)) throw std::invalid_argument("frame_costs: people must be finite or NaN (missing)");
   const LineEnds e = line_ends(around, at);
   RelinkCosts c;
-  c.sigma2 = std::max(e.dof > 0.0 ? e.squared_residual / e.dof : 100.0, 1.0);
+  c.sigma2 = pooled_sigma2(e.squared_residual, e.dof);
   c.cost.assign(sz(P * L), 0.0);
   for (Index p = 0; p < P; ++p)
     for (Index a = 0; a < L; ++a) {
@@ -138,7 +148,7 @@ RelinkCosts frame_costs(const TrackWindow& around, const std::vector<double>& pe
         const double* q = &e.xy[sz((a * J + j) * 2)];
         if (std::isnan(x[0]) || std::isnan(x[1]) || std::isnan(q[0])) continue;
         const double d2 = (x[0] - q[0]) * (x[0] - q[0]) + (x[1] - q[1]) * (x[1] - q[1]);
-        s += std::min(d2 / (2.0 * c.sigma2 * (e.variance[sz(a * J + j)] + 1.0)) - link_cost, 0.0);
+        s += joint_cost(d2, c.sigma2, e.variance[sz(a * J + j)] + 1.0, link_cost);
       }
       c.cost[sz(p * L + a)] = s;
     }

@@ -179,12 +179,12 @@ class TrackRelinker:
         """The boundary before ``self._frames[s]``, then frame ``s`` itself, with the frames
         up to ``end``: positions gathered once (again after a change)."""
         lo = max(0, s - self.window)
-        labels = sorted(set().union(*(f[4] for f in self._frames[lo:end])))
+        labels = sorted(_ids_in(self._frames[lo:end]))
         if not labels:
             return
         X, t = self._gather(self._frames[lo:end], labels)
         if self._relink(s, end, lo, labels, X, t):
-            labels = sorted(set().union(*(f[4] for f in self._frames[lo:end])))
+            labels = sorted(_ids_in(self._frames[lo:end]))
             X, t = self._gather(self._frames[lo:end], labels)
         self._swap_back(s, end, lo, labels, X, t)
 
@@ -196,8 +196,8 @@ class TrackRelinker:
 
         future = self._frames[s:end]
         fs = self._frames[s][0]
-        L = sorted(set().union(*(f[4] for f in self._frames[lo:s])))
-        R = sorted(set().union(*(f[4] for f in future)))
+        L = sorted(_ids_in(self._frames[lo:s]))
+        R = sorted(_ids_in(future))
         if not L or not R:
             return False
         young = {i for i in set(L) | set(R) if self._first[i] >= fs - self.young}
@@ -206,8 +206,9 @@ class TrackRelinker:
         row = {lab: k for k, lab in enumerate(labels)}
         at = 0.5 * (self._frames[s - 1][0] + fs)
         k = s - lo
-        cost, _ = core.relink_costs(X[[row[i] for i in L], :k], t[:k], X[[row[i] for i in R], k:],
-                                    t[k:], at, self.link_cost)  # (L, R)
+        past = X[[row[i] for i in L], :k]
+        cost, _ = core.relink_costs(past, t[:k], X[[row[i] for i in R], k:], t[k:], at,
+                                    self.link_cost)  # (L, R)
         rows, cols = linear_sum_assignment(cost)
         best = float(cost[rows, cols].sum())
         col = {lab: j for j, lab in enumerate(R)}
@@ -228,7 +229,7 @@ class TrackRelinker:
                 last = max(f[0] for f in self._frames[lo:s] if new[lab] in f[4])
                 if self._first[lab] != fs or fs - last > self.join_gap:
                     return False
-        if not self._starts_here(s, k, L, X[[row[i] for i in L], :k], t[:k], new):
+        if not self._starts_here(s, L, past, t[:k], new):
             return False  # the exchange starts in a later frame: decided at its boundary
         for lab in changed:
             if new[lab] < 0:
@@ -252,7 +253,7 @@ class TrackRelinker:
         self.changes += 1
         return True
 
-    def _starts_here(self, s: int, k: int, L: list[int], past: np.ndarray, t: np.ndarray,
+    def _starts_here(self, s: int, L: list[int], past: np.ndarray, t: np.ndarray,
                      new: dict[int, int]) -> bool:
         """Do the people of frame ``s`` whose ids ``new`` changes fit the past lines of their
         new ids better than those of their old ones? (A change found at boundary ``s`` may
@@ -278,8 +279,7 @@ class TrackRelinker:
         from scipy.optimize import linear_sum_assignment
 
         fs, _, ids, _, _, xy = self._frames[s]
-        around = sorted(set().union(*(f[4] for f in self._frames[lo:s]))
-                        & set().union(*(f[4] for f in self._frames[s + 1:end])))
+        around = sorted(_ids_in(self._frames[lo:s]) & _ids_in(self._frames[s + 1:end]))
         col = {lab: k for k, lab in enumerate(around)}
         movable = [p for p, lab in enumerate(ids.tolist()) if lab in col]
         if len(movable) < 2:
@@ -303,6 +303,11 @@ class TrackRelinker:
         if (new != ids).any():
             self._frames[s][2] = new
             self.swaps += 1
+
+
+def _ids_in(frames: list[list]) -> set[int]:
+    """The relinker ids present in held ``frames``."""
+    return set().union(*(f[4] for f in frames))
 
 
 def _positions(people: np.ndarray) -> np.ndarray:

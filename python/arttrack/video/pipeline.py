@@ -407,6 +407,10 @@ def run(source: FrameSource, model: Any, out_dir: Path, settings: RunSettings = 
             video = VideoSink(output.path("video"), source.fps, (source.width, source.height),
                               list(js.skeleton) if js is not None else [], s.kpt_thr)
 
+        def smooth(released: list) -> list:  # relinked frames through the smoother
+            return [sf for r in released
+                    for sf in smoother.push(r.frame, r.people, r.ids, r.payload)]
+
         def emit(final: list) -> None:
             for fr in final:
                 canonical.write(fr)
@@ -429,8 +433,7 @@ def run(source: FrameSource, model: Any, out_dir: Path, settings: RunSettings = 
                     if flow is not None and flow.update(bgr):
                         linker.warp(flow.displace)
                     people, ids = linker.step(fi, dets)
-                    final = [sf for r in relinker.push(fi, people, ids, bgr)
-                             for sf in smoother.push(r.frame, r.people, r.ids, r.payload)]
+                    final = smooth(relinker.push(fi, people, ids, bgr))
                     t2 = time.perf_counter()
                     emit(final)
                     timer["parse"] += t1 - t0
@@ -438,8 +441,7 @@ def run(source: FrameSource, model: Any, out_dir: Path, settings: RunSettings = 
                     timer["write"] += time.perf_counter() - t2
                     bar.update(1)
             t0 = time.perf_counter()
-            emit([sf for r in relinker.finish()
-                  for sf in smoother.push(r.frame, r.people, r.ids, r.payload)])
+            emit(smooth(relinker.finish()))
             emit(smoother.finish())
             timer["write"] += time.perf_counter() - t0
         finally:
